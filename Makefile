@@ -1,0 +1,30 @@
+# Set-up is automatic: every target builds .venv from the lock files when it is missing or stale.
+PYTHON ?= python3
+VENV := .venv
+STACK ?= aws-p5-train
+BIN := $(VENV)/bin
+
+.PHONY: preview test bench lock clean
+
+$(VENV)/.installed: pyproject.toml requirements.txt requirements-test.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --require-hashes -r requirements-test.txt
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $@
+
+preview: $(VENV)/.installed
+	$(BIN)/gpucluster preview $(STACK)
+
+test: $(VENV)/.installed
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(VENV)/.installed
+	$(BIN)/python bench/preview_scale.py
+
+# Regenerates the lock files from pyproject.toml (needs uv: pip install uv).
+lock:
+	uv pip compile pyproject.toml --python-version 3.11 --generate-hashes --no-header -o requirements.txt
+	uv pip compile pyproject.toml --extra test -c requirements.txt --python-version 3.11 --generate-hashes --no-header -o requirements-test.txt
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,5 @@
+"""Pulumi entry point (`pulumi preview`/`pulumi up`, and `gpucluster preview` offline)."""
+
+from components.program import main
+
+main()

@@ -1,0 +1,1 @@
+"""Pulumi components, one package per cloud. Cloud-neutral logic lives in `gpucluster`."""

@@ -1,0 +1,175 @@
+"""ClusterNetwork: the VPC a GPU cluster lives in, with its EFA security group and placement groups."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from gpucluster.plan import AddressPlan
+
+
+@dataclass
+class ClusterNetworkArgs:
+    region: str
+    addresses: AddressPlan
+    nat: bool
+    tags: dict[str, str]
+    placement_group_pools: list[str] = field(default_factory=list)  # pools that get a cluster placement group
+
+
+class ClusterNetwork(pulumi.ComponentResource):
+    """VPC with one private subnet per zone, NAT egress, an S3 gateway endpoint and the EFA security group.
+
+    The EFA security group allows all traffic in and out to itself and nothing else: EFA's OS-bypass traffic
+    needs exactly that, and anything wider is exposure. Internet egress goes through the separate nodes group.
+    """
+
+    vpc_id: pulumi.Output[str]
+    private_subnet_ids: dict[str, pulumi.Output[str]]
+    efa_security_group_id: pulumi.Output[str]
+    nodes_security_group_id: pulumi.Output[str]
+    placement_groups: dict[str, pulumi.Output[str]]
+
+    def __init__(self, name: str, args: ClusterNetworkArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("gpucluster:aws:ClusterNetwork", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        def tags(suffix: str) -> dict[str, str]:
+            return {**args.tags, "Name": f"{name}-{suffix}"}
+
+        vpc = aws.ec2.Vpc(
+            f"{name}-vpc",
+            cidr_block=args.addresses.vpc,
+            enable_dns_hostnames=True,
+            enable_dns_support=True,
+            tags=tags("vpc"),
+            opts=child,
+        )
+        private_routes = aws.ec2.RouteTable(f"{name}-private", vpc_id=vpc.id, tags=tags("private"), opts=child)
+        self.private_subnet_ids = {}
+        for zone, cidr in args.addresses.private.items():
+            subnet = aws.ec2.Subnet(
+                f"{name}-private-{zone}",
+                vpc_id=vpc.id,
+                cidr_block=cidr,
+                availability_zone=zone,
+                map_public_ip_on_launch=False,
+                tags=tags(f"private-{zone}"),
+                opts=child,
+            )
+            aws.ec2.RouteTableAssociation(
+                f"{name}-private-{zone}", subnet_id=subnet.id, route_table_id=private_routes.id, opts=child
+            )
+            self.private_subnet_ids[zone] = subnet.id
+
+        if args.nat:
+            self._nat_egress(name, args, vpc, private_routes, tags, child)
+
+        aws.ec2.VpcEndpoint(
+            f"{name}-s3",
+            vpc_id=vpc.id,
+            service_name=f"com.amazonaws.{args.region}.s3",
+            vpc_endpoint_type="Gateway",
+            route_table_ids=[private_routes.id],
+            tags=tags("s3"),
+            opts=child,
+        )
+
+        efa = aws.ec2.SecurityGroup(
+            f"{name}-efa",
+            vpc_id=vpc.id,
+            description="EFA: all traffic to and from members of this group only",
+            tags=tags("efa"),
+            opts=child,
+        )
+        aws.vpc.SecurityGroupIngressRule(
+            f"{name}-efa-in-self",
+            security_group_id=efa.id,
+            ip_protocol="-1",
+            referenced_security_group_id=efa.id,
+            description="EFA traffic from the group",
+            tags=tags("efa-in-self"),
+            opts=child,
+        )
+        aws.vpc.SecurityGroupEgressRule(
+            f"{name}-efa-out-self",
+            security_group_id=efa.id,
+            ip_protocol="-1",
+            referenced_security_group_id=efa.id,
+            description="EFA traffic to the group",
+            tags=tags("efa-out-self"),
+            opts=child,
+        )
+        nodes = aws.ec2.SecurityGroup(
+            f"{name}-nodes",
+            vpc_id=vpc.id,
+            description="GPU nodes: outbound only (packages, S3, container registries); no inbound",
+            tags=tags("nodes"),
+            opts=child,
+        )
+        aws.vpc.SecurityGroupEgressRule(
+            f"{name}-nodes-out",
+            security_group_id=nodes.id,
+            ip_protocol="-1",
+            cidr_ipv4="0.0.0.0/0",
+            description="Outbound through NAT and the S3 endpoint",
+            tags=tags("nodes-out"),
+            opts=child,
+        )
+
+        self.placement_groups = {
+            pool: aws.ec2.PlacementGroup(
+                f"{name}-{pool}", strategy="cluster", tags=tags(f"{pool}-placement"), opts=child
+            ).name
+            for pool in args.placement_group_pools
+        }
+        self.vpc_id = vpc.id
+        self.efa_security_group_id = efa.id
+        self.nodes_security_group_id = nodes.id
+        self.register_outputs(
+            {
+                "vpcId": self.vpc_id,
+                "privateSubnetIds": self.private_subnet_ids,
+                "efaSecurityGroupId": self.efa_security_group_id,
+                "nodesSecurityGroupId": self.nodes_security_group_id,
+                "placementGroups": self.placement_groups,
+            }
+        )
+
+    def _nat_egress(self, name, args, vpc, private_routes, tags, child) -> None:
+        """One NAT gateway in a small public subnet: GPU nodes pull images and packages, never accept inbound."""
+        gateway = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=vpc.id, tags=tags("igw"), opts=child)
+        nat_zone = next(iter(args.addresses.private))
+        public = aws.ec2.Subnet(
+            f"{name}-public-{nat_zone}",
+            vpc_id=vpc.id,
+            cidr_block=args.addresses.public,
+            availability_zone=nat_zone,
+            map_public_ip_on_launch=False,
+            tags=tags(f"public-{nat_zone}"),
+            opts=child,
+        )
+        public_routes = aws.ec2.RouteTable(f"{name}-public", vpc_id=vpc.id, tags=tags("public"), opts=child)
+        aws.ec2.Route(
+            f"{name}-public-default",
+            route_table_id=public_routes.id,
+            destination_cidr_block="0.0.0.0/0",
+            gateway_id=gateway.id,
+            opts=child,
+        )
+        aws.ec2.RouteTableAssociation(
+            f"{name}-public-{nat_zone}", subnet_id=public.id, route_table_id=public_routes.id, opts=child
+        )
+        address = aws.ec2.Eip(f"{name}-nat", domain="vpc", tags=tags("nat"), opts=child)
+        nat = aws.ec2.NatGateway(
+            f"{name}-nat", allocation_id=address.id, subnet_id=public.id, tags=tags("nat"), opts=child
+        )
+        aws.ec2.Route(
+            f"{name}-private-default",
+            route_table_id=private_routes.id,
+            destination_cidr_block="0.0.0.0/0",
+            nat_gateway_id=nat.id,
+            opts=child,
+        )

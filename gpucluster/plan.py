@@ -1,0 +1,89 @@
+"""Decisions derived from a spec and the catalog: zones, fabric, placement and address plan per pool.
+
+Validation and the components both read these, so a default is decided in one place.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+from .catalog import InstanceType, load
+from .fabric import AwsInterface, aws_interfaces
+from .spec import ClusterSpec, Pool
+
+# Placement groups are never forced onto reserved capacity: the reservation decides where instances land,
+# and a cluster placement group on top of it starves the group (field reports in the README, "Capacity").
+_PLACEMENT_CAPACITY = ("on-demand", "spot")
+
+
+def offered_zones(instance: InstanceType, region: str, zones: list[str]) -> list[str]:
+    """The given zones where `instance` is offered; all of them when the catalog has no zone list for the region."""
+    recorded = instance.zones.get(region, ())
+    return [z for z in zones if not recorded or z in recorded]
+
+
+def fabric_enabled(pool: Pool, instance: InstanceType) -> bool:
+    return pool.fabric != "off" and instance.fabric_capable
+
+
+def pool_zones(spec: ClusterSpec, pool: Pool, instance: InstanceType) -> list[str]:
+    """Explicit zones win; otherwise every cluster zone offering the type, or the first of them for a fabric pool."""
+    if pool.zones:
+        return list(pool.zones)
+    zones = offered_zones(instance, spec.region, spec.zones)
+    return zones[:1] if fabric_enabled(pool, instance) else zones
+
+
+def wants_placement_group(pool: Pool, instance: InstanceType) -> bool:
+    if pool.placement == "auto":
+        return fabric_enabled(pool, instance) and pool.capacity.type in _PLACEMENT_CAPACITY
+    return pool.placement == "cluster"
+
+
+@dataclass(frozen=True)
+class PoolPlan:
+    pool: Pool
+    instance: InstanceType
+    alternates: tuple[InstanceType, ...]
+    zones: tuple[str, ...]
+    efa: bool
+    placement_group: bool
+    interfaces: tuple[AwsInterface, ...]
+
+    @property
+    def gpus_per_node(self) -> int:
+        return self.instance.gpus
+
+
+def plan_pool(spec: ClusterSpec, pool: Pool) -> PoolPlan:
+    """Resolve one pool of a spec that passed validation."""
+    catalog = load(spec.cloud)
+    instance = catalog[pool.instance_type]
+    efa = fabric_enabled(pool, instance)
+    return PoolPlan(
+        pool=pool,
+        instance=instance,
+        alternates=tuple(catalog[name] for name in pool.alternate_types),
+        zones=tuple(pool_zones(spec, pool, instance)),
+        efa=efa,
+        placement_group=wants_placement_group(pool, instance),
+        interfaces=aws_interfaces(instance, efa) if spec.cloud == "aws" else (),
+    )
+
+
+@dataclass(frozen=True)
+class AddressPlan:
+    vpc: str
+    private: dict[str, str]
+    public: str
+
+
+def address_plan(spec: ClusterSpec) -> AddressPlan:
+    """Sixteen equal slices of the VPC: slice i for the i-th zone's private subnet, the last for the public one."""
+    vpc = ipaddress.IPv4Network(spec.network.cidr)
+    slices = list(vpc.subnets(prefixlen_diff=4))
+    private = {
+        zone: spec.network.private_subnets.get(zone, str(slices[i])) for i, zone in enumerate(spec.zones)
+    }
+    return AddressPlan(str(vpc), private, spec.network.public_subnet or str(slices[-1]))

@@ -1,0 +1,210 @@
+"""Runs a stack program the way the Pulumi language host does, against a monitor that records the graph.
+
+The program is executed with `pulumi.runtime.run_in_stack`, as `pulumi preview` executes it, but the
+resource monitor is a mock: nothing is sent anywhere. Each run happens in a fresh context, so runs in
+one process do not share a root stack or config.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import runpy
+import sys
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Callable
+
+import pulumi
+from google.protobuf import struct_pb2
+from pulumi.output import Unknown
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc
+from pulumi.runtime.proto import resource_pb2
+from pulumi.runtime.settings import configure
+from pulumi.runtime.stack import run_in_stack
+
+from .mocks import PreviewMocks
+
+COMPUTED = "<computed>"  # how an unknown (computed) value appears in inputs and outputs
+SECRET = "[secret]"
+STACK_TYPE = "pulumi:pulumi:Stack"
+
+
+@dataclass
+class Registration:
+    urn: str
+    type: str
+    name: str
+    parent: str | None
+    custom: bool
+    inputs: dict[str, Any]
+    provider: str | None = None
+
+
+@dataclass
+class PreviewResult:
+    stack: str
+    project: str
+    resources: list[Registration]
+    outputs: dict[str, Any]
+    component_outputs: dict[str, dict[str, Any]]
+    diagnostics: list[tuple[str, str]] = field(default_factory=list)
+
+
+def plain(value: Any) -> Any:
+    """Deserialized engine values as JSON-ready data: unknowns and secrets made visible."""
+    if isinstance(value, Unknown):
+        return COMPUTED
+    if isinstance(value, dict):
+        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
+            return SECRET
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    if isinstance(value, pulumi.Resource):
+        return COMPUTED
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # the wire format has only doubles; the program sent an int
+    return value
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """A mock resource monitor that keeps every registration, with engine-style URNs."""
+
+    def __init__(self, mocks: PreviewMocks, on_register: Callable[[int], None] | None = None):
+        super().__init__(mocks)
+        self.registrations: list[Registration] = []
+        self.outputs: dict[str, dict[str, Any]] = {}
+        self.stack_urn = ""
+        self._on_register = on_register
+
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        # The engine leaves the root stack out of its children's type chain; the stock mock does not.
+        if parent and parent != self.stack_urn:
+            type_ = parent.split("::")[2] + "$" + type_
+        return f"urn:pulumi:{pulumi.get_stack()}::{pulumi.get_project()}::{type_}::{name}"
+
+    def RegisterResource(self, request):
+        urn = self.make_urn(request.parent, request.type, request.name)
+        if request.type == STACK_TYPE:
+            self.stack_urn = urn
+            self.registrations.append(Registration(urn, STACK_TYPE, request.name, None, False, {}))
+            return resource_pb2.RegisterResourceResponse(urn=urn)
+
+        inputs = rpc.deserialize_properties(request.object, keep_unknowns=True)
+        self.registrations.append(
+            Registration(
+                urn=urn,
+                type=request.type,
+                name=request.name,
+                parent=request.parent or None,
+                custom=bool(request.custom),
+                inputs=plain(inputs),
+                provider=request.provider or None,
+            )
+        )
+        if self._on_register:
+            self._on_register(len(self.registrations))
+        if not request.custom:
+            return resource_pb2.RegisterResourceResponse(urn=urn)
+
+        resource_id, computed = self.mocks.new_resource(
+            pulumi.runtime.MockResourceArgs(
+                typ=request.type, name=request.name, inputs=inputs, provider=request.provider,
+                resource_id=request.importId, custom=True,
+            )
+        )
+        # The engine answers a preview with the checked inputs plus what the provider knows; unknown inputs
+        # stay unknown because the request's own encoding is passed back.
+        state = struct_pb2.Struct()
+        state.CopyFrom(request.object)
+        state.update(computed)
+        return resource_pb2.RegisterResourceResponse(urn=urn, id=resource_id, object=state)
+
+    def RegisterResourceOutputs(self, request):
+        self.outputs[request.urn] = plain(rpc.deserialize_properties(request.outputs, keep_unknowns=True))
+        return super().RegisterResourceOutputs(request)
+
+
+class _DiagnosticsHandler(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.INFO)
+        self.records: list[tuple[str, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append((record.levelname.lower(), record.getMessage()))
+
+
+def _default_providers(regs: list[Registration], config: dict[str, str], project: str, stack: str) -> list[Registration]:
+    """The engine registers one default provider per package used without an explicit provider."""
+    providers = []
+    for package in sorted({r.type.split(":")[0] for r in regs if r.custom and not r.provider}):
+        try:
+            version = metadata.version(f"pulumi-{package}")
+        except metadata.PackageNotFoundError:
+            version = "0.0.0"
+        name = "default_" + version.replace(".", "_")
+        inputs = {k.split(":", 1)[1]: v for k, v in config.items() if k.startswith(f"{package}:")}
+        inputs["version"] = version
+        type_ = f"pulumi:providers:{package}"
+        providers.append(Registration(f"urn:pulumi:{stack}::{project}::{type_}::{name}", type_, name, None, True, inputs))
+    return providers
+
+
+def run_program(
+    main: str,
+    project: str,
+    stack: str,
+    config: dict[str, str],
+    preview: bool = True,
+    on_register: Callable[[int], None] | None = None,
+) -> PreviewResult:
+    """Run the program at `main` and return the graph it declared. Exceptions from the program propagate."""
+    return contextvars.Context().run(_run, main, project, stack, config, preview, on_register)
+
+
+def _run(main, project, stack, config, preview, on_register) -> PreviewResult:
+    region = config.get("aws:region", "")
+    monitor = RecordingMonitor(PreviewMocks(region, preview), on_register)
+    logger = logging.getLogger(f"gpucluster.preview.{project}.{stack}")
+    logger.propagate = False
+    handler = _DiagnosticsHandler()
+    logger.handlers[:] = [handler]
+    configure(
+        pulumi_mocks.MockSettings(
+            monitor=monitor,
+            monitor_features=set(monitor.GetDeploymentInfo(None).supportedFeatures),
+            engine=pulumi_mocks.MockEngine(logger),
+            project=project,
+            stack=stack,
+            dry_run=preview,
+            organization="organization",
+            callbacks=None,
+            root_directory=None,
+        )
+    )
+    pulumi.runtime.set_all_config(config)
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    saved_path = list(sys.path)
+    sys.path.insert(0, str(Path(main).parent))
+    try:
+        loop.run_until_complete(run_in_stack(lambda: runpy.run_path(main, run_name="__main__")))
+    finally:
+        sys.path[:] = saved_path
+        asyncio.set_event_loop(None)
+        loop.close()
+    regs = monitor.registrations
+    stack_reg, rest = regs[0], regs[1:]
+    providers = _default_providers(rest, config, project, stack)
+    return PreviewResult(
+        stack=stack,
+        project=project,
+        resources=[stack_reg, *providers, *rest],
+        outputs=monitor.outputs.get(monitor.stack_urn, {}),
+        component_outputs={urn: out for urn, out in monitor.outputs.items() if urn != monitor.stack_urn},
+        diagnostics=handler.records,
+    )

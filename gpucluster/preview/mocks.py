@@ -1,0 +1,108 @@
+"""Provider-shaped answers for resources and invokes, as the AWS provider would give them.
+
+In preview mode a resource's computed outputs stay unknown, as in `pulumi preview`, except the
+names the engine assigns during its check step (autonaming). In update mode ids and ARNs are shaped
+like the real ones, deterministic so that two runs of one program agree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import pulumi
+
+from ..catalog import load
+
+ACCOUNT_ID = "123456789012"
+
+# Resources whose `name` the AWS provider derives from the logical name when none is given.
+AUTONAMED = {
+    "aws:autoscaling/group:Group",
+    "aws:ec2/launchTemplate:LaunchTemplate",
+    "aws:ec2/placementGroup:PlacementGroup",
+    "aws:ec2/securityGroup:SecurityGroup",
+}
+
+# EC2 id prefixes, and the ARN resource kind where the type has an ARN.
+_EC2_IDS: dict[str, tuple[str, str | None]] = {
+    "aws:ec2/vpc:Vpc": ("vpc", "vpc"),
+    "aws:ec2/subnet:Subnet": ("subnet", "subnet"),
+    "aws:ec2/routeTable:RouteTable": ("rtb", "route-table"),
+    "aws:ec2/routeTableAssociation:RouteTableAssociation": ("rtbassoc", None),
+    "aws:ec2/route:Route": ("r", None),
+    "aws:ec2/internetGateway:InternetGateway": ("igw", "internet-gateway"),
+    "aws:ec2/natGateway:NatGateway": ("nat", "natgateway"),
+    "aws:ec2/eip:Eip": ("eipalloc", "elastic-ip"),
+    "aws:ec2/vpcEndpoint:VpcEndpoint": ("vpce", "vpc-endpoint"),
+    "aws:ec2/securityGroup:SecurityGroup": ("sg", "security-group"),
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": ("sgr", "security-group-rule"),
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": ("sgr", "security-group-rule"),
+    "aws:ec2/launchTemplate:LaunchTemplate": ("lt", "launch-template"),
+}
+
+
+def _digest(*parts: str, length: int = 17) -> str:
+    return hashlib.sha256("/".join(parts).encode()).hexdigest()[:length]
+
+
+def autoname(type_: str, name: str) -> str:
+    return f"{name}-{_digest(type_, name, length=7)}"
+
+
+class PreviewMocks(pulumi.runtime.Mocks):
+    def __init__(self, region: str, preview: bool):
+        self.region = region
+        self.preview = preview
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        """Returns the id and the computed outputs that add to the resource's inputs."""
+        computed: dict[str, Any] = {}
+        if args.typ in AUTONAMED and not args.inputs.get("name"):
+            computed["name"] = autoname(args.typ, args.name)
+        if self.preview:
+            return "", computed
+        resource_id = self._resource_id(args.typ, args.name, computed.get("name"))
+        computed.update(self._computed(args.typ, resource_id, computed.get("name") or args.inputs.get("name")))
+        return resource_id, computed
+
+    def _resource_id(self, type_: str, name: str, autonamed: str | None) -> str:
+        if type_ in _EC2_IDS:
+            return f"{_EC2_IDS[type_][0]}-{_digest(type_, name)}"
+        return autonamed or f"{name}-{_digest(type_, name, length=8)}"
+
+    def _computed(self, type_: str, resource_id: str, name: str | None) -> dict[str, Any]:
+        arn_kind = _EC2_IDS.get(type_, (None, None))[1]
+        if arn_kind:
+            return {"arn": f"arn:aws:ec2:{self.region}:{ACCOUNT_ID}:{arn_kind}/{resource_id}", "ownerId": ACCOUNT_ID}
+        if type_ == "aws:autoscaling/group:Group":
+            return {
+                "arn": f"arn:aws:autoscaling:{self.region}:{ACCOUNT_ID}:autoScalingGroup:"
+                f"{_digest(resource_id, length=8)}:autoScalingGroupName/{name}"
+            }
+        if type_ == "aws:ec2/placementGroup:PlacementGroup":
+            return {"arn": f"arn:aws:ec2:{self.region}:{ACCOUNT_ID}:placement-group/{name}", "placementGroupId": f"pg-{_digest(resource_id)}"}
+        return {}
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+        region = args.args.get("region") or self.region
+        if args.token == "aws:index/getRegion:getRegion":
+            return {"id": region, "name": region, "region": region, "endpoint": f"ec2.{region}.amazonaws.com"}
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {
+                "id": ACCOUNT_ID,
+                "accountId": ACCOUNT_ID,
+                "arn": f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/preview/offline",
+                "userId": "AROAPREVIEWOFFLINE:offline",
+            }
+        if args.token == "aws:index/getPartition:getPartition":
+            return {"id": "aws", "partition": "aws", "dnsSuffix": "amazonaws.com", "reverseDnsPrefix": "com.amazonaws"}
+        if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
+            # Zone names where the catalog records any accelerated type; zone ids are account-independent
+            # facts the catalog does not carry, so none are made up.
+            zones = sorted({z for t in load("aws") for z in t.zones.get(region, ())})
+            return {"id": region, "names": zones}
+        raise NotImplementedError(
+            f"the offline preview has no answer for the invoke {args.token}; "
+            "add one to gpucluster/preview/mocks.py or run the Pulumi CLI"
+        )

@@ -1,0 +1,204 @@
+"""The cluster spec: what a stack declares under the config key `gpucluster:cluster`.
+
+Structural rules (types, ranges, shapes) live here; rules that need the hardware catalog live in
+`gpucluster.validate`. Keys are camelCase in YAML, as Pulumi config keys are; error paths use them too.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+CONFIG_NAMESPACE = "gpucluster"
+CONFIG_KEY = "cluster"
+
+Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$")]
+
+
+def _ipv4_network(value: str) -> str:
+    # strict=True refuses host bits (10.0.0.1/16): almost always a typo for the network address.
+    try:
+        return str(ipaddress.IPv4Network(value, strict=True))
+    except ValueError as exc:
+        raise ValueError(f"not an IPv4 network in CIDR form such as 10.0.0.0/16 ({exc})") from None
+
+
+Cidr = Annotated[str, AfterValidator(_ipv4_network)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True
+    )
+
+
+class Network(_Model):
+    """VPC address plan. Subnets default to equal slices of `cidr`, one per zone, plus one public slice for NAT."""
+
+    cidr: Cidr = "10.0.0.0/16"
+    private_subnets: dict[str, Cidr] = Field(
+        default_factory=dict, description="zone -> CIDR; zones left out get a default slice"
+    )
+    public_subnet: Cidr | None = Field(default=None, description="Holds the NAT gateway; default: the last slice")
+    nat: bool = Field(default=True, description="Outbound internet through a NAT gateway")
+
+    @field_validator("cidr")
+    @classmethod
+    def _vpc_size(cls, value: str) -> str:
+        prefix = ipaddress.IPv4Network(value).prefixlen
+        if not 16 <= prefix <= 24:
+            raise ValueError(f"prefix /{prefix} is outside /16../24 (AWS allows /16 to /28; /24 is the smallest with room for slices)")
+        return value
+
+
+class Size(_Model):
+    min: int = Field(ge=0, le=5000)
+    desired: int | None = Field(default=None, ge=0, le=5000, description="Default: min")
+    max: int = Field(ge=0, le=5000)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Size:
+        if self.min > self.max:
+            raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
+        if self.desired is not None and not self.min <= self.desired <= self.max:
+            raise ValueError(f"desired ({self.desired}) is outside min..max ({self.min}..{self.max})")
+        return self
+
+    @property
+    def desired_or_min(self) -> int:
+        return self.min if self.desired is None else self.desired
+
+
+CapacityModel = Literal["on-demand", "spot", "reservation", "capacity-block"]
+
+
+class Capacity(_Model):
+    type: CapacityModel = "on-demand"
+    reservation_id: Annotated[str, StringConstraints(pattern=r"^cr-[0-9a-f]{8,17}$")] | None = None
+    reservation_group_arn: Annotated[str, StringConstraints(pattern=r"^arn:aws[a-z-]*:resource-groups:")] | None = None
+
+    @model_validator(mode="after")
+    def _target(self) -> Capacity:
+        has_id, has_group = self.reservation_id is not None, self.reservation_group_arn is not None
+        if self.type == "capacity-block" and not has_id:
+            raise ValueError("capacity-block needs reservationId (the cr-... id of the purchased block)")
+        if self.type == "reservation" and has_id == has_group:
+            raise ValueError("reservation needs exactly one of reservationId or reservationGroupArn")
+        if self.type in ("on-demand", "spot") and (has_id or has_group):
+            raise ValueError(f"reservationId/reservationGroupArn only apply to reservation or capacity-block, not {self.type}")
+        return self
+
+
+class Pool(_Model):
+    """One group of identical nodes."""
+
+    name: Name
+    instance_type: str
+    alternate_types: list[str] = Field(
+        default_factory=list, description="Other types the group may launch; they must share the fabric layout"
+    )
+    size: Size
+    capacity: Capacity = Capacity()
+    fabric: Literal["auto", "on", "off"] = Field(
+        default="auto", description="auto: the type's full fabric when it has one; on: require it; off: none"
+    )
+    placement: Literal["auto", "cluster", "none"] = Field(
+        default="auto", description="auto: a cluster placement group when the fabric is on"
+    )
+    zones: list[str] = Field(default_factory=list, description="Default: the cluster's first zone")
+    purpose: Literal["training", "dev", "inference"] = "training"
+    root_volume_gb: int = Field(default=200, ge=30, le=16384)
+    image_id: str | None = Field(
+        default=None, description="AMI id or resolve:ssm: path; default: the Deep Learning AMI for the accelerator"
+    )
+
+
+class Scratch(_Model):
+    mount: Annotated[str, StringConstraints(pattern=r"^/[A-Za-z0-9._/-]*$")] = "/scratch"
+
+
+class SharedFileSystem(_Model):
+    throughput_gbps_per_gpu: float | None = Field(default=None, gt=0, le=10)
+    throughput_gbps: float | None = Field(default=None, gt=0, le=2000, description="Aggregate target")
+    min_capacity_gib: int = Field(default=1200, ge=1200)
+
+    @model_validator(mode="after")
+    def _one_target(self) -> SharedFileSystem:
+        if (self.throughput_gbps_per_gpu is None) == (self.throughput_gbps is None):
+            raise ValueError("give exactly one of throughputGbpsPerGpu or throughputGbps")
+        return self
+
+
+class Buckets(_Model):
+    dataset_size_tb: float = Field(default=0, ge=0, description="Expected data size, for cost estimates")
+    checkpoint_size_tb: float = Field(default=0, ge=0)
+
+
+class Storage(_Model):
+    """Storage tiers. Validated now; rendered by the storage components (see README, "Status")."""
+
+    scratch: Scratch | None = None
+    shared: SharedFileSystem | None = None
+    buckets: Buckets | None = None
+
+
+TagValue = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+
+
+class Tags(_Model):
+    owner: TagValue
+    cost_center: TagValue
+    project: TagValue
+    extra: dict[Annotated[str, StringConstraints(min_length=1, max_length=128)], TagValue] = Field(
+        default_factory=dict
+    )
+
+    @field_validator("extra")
+    @classmethod
+    def _no_reserved_prefix(cls, value: dict[str, str]) -> dict[str, str]:
+        reserved = sorted(k for k in value if k.lower().startswith("aws:"))
+        if reserved:
+            raise ValueError(f"tag keys {reserved} use the reserved prefix 'aws:'")
+        return value
+
+    def as_dict(self) -> dict[str, str]:
+        return {"owner": self.owner, "cost-center": self.cost_center, "project": self.project, **self.extra}
+
+
+class Residency(_Model):
+    """Where data and compute may live; enforced by the sovereignty policy pack."""
+
+    allowed_regions: list[str] = Field(min_length=1, description="Region names or named sets such as 'eu'")
+
+
+class Budget(_Model):
+    """Limits the cost policy pack enforces."""
+
+    monthly_usd: float | None = Field(default=None, gt=0)
+    hourly_usd: float | None = Field(default=None, gt=0)
+    max_gpus: int | None = Field(default=None, gt=0)
+
+
+class ClusterSpec(_Model):
+    name: Name
+    cloud: Literal["aws", "gcp"]
+    region: str
+    zones: list[str] = Field(min_length=1, max_length=6)
+    network: Network = Network()
+    pools: list[Pool] = Field(min_length=1, max_length=50)
+    storage: Storage = Storage()
+    tags: Tags
+    residency: Residency | None = None
+    budget: Budget | None = None
+

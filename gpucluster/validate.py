@@ -1,0 +1,239 @@
+"""Checks that need the hardware catalog, run before anything touches a cloud.
+
+Each check returns problems; `load_spec` runs the structural (pydantic) checks, then all of these, and raises
+one `SpecError` carrying every error at once. Warnings are returned for the caller to show.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import re
+from collections import Counter
+from collections.abc import Iterator
+from functools import cache
+from typing import Any
+
+import botocore.session
+from pydantic import ValidationError
+
+from .catalog import InstanceType, load
+from .fabric import aws_interfaces
+from .plan import address_plan, fabric_enabled, offered_zones, pool_zones
+from .problems import Problem, SpecError, from_validation_error
+from .spec import ClusterSpec, Pool
+
+REGION_SETS = {"eu"}  # named sets the sovereignty pack understands
+_GCP_REGION = re.compile(r"^[a-z]+-[a-z]+\d+$")
+
+
+@cache
+def aws_regions() -> frozenset[str]:
+    """Every region of every partition in botocore's endpoint data."""
+    session = botocore.session.get_session()
+    return frozenset(
+        region
+        for partition in session.get_available_partitions()
+        for region in session.get_available_regions("ec2", partition_name=partition)
+    )
+
+
+def known_regions(cloud: str) -> frozenset[str]:
+    return aws_regions() if cloud == "aws" else frozenset(load("gcp").regions())
+
+
+def _listing(values: list[str] | tuple[str, ...] | set[str], limit: int = 10) -> str:
+    values = sorted(values)
+    more = f" and {len(values) - limit} more" if len(values) > limit else ""
+    return ", ".join(values[:limit]) + more
+
+
+def _closest(value: str, candidates: set[str] | list[str]) -> str:
+    close = difflib.get_close_matches(value, sorted(candidates), n=3, cutoff=0.6)
+    return f"; did you mean {' or '.join(close)}?" if close else ""
+
+
+def check_region(spec: ClusterSpec) -> Iterator[Problem]:
+    regions = known_regions(spec.cloud)
+    if spec.region not in regions:
+        shape = "" if spec.cloud == "aws" or _GCP_REGION.match(spec.region) else " (GCP regions look like us-central1)"
+        yield Problem("region", f"'{spec.region}' is not a known {spec.cloud} region{shape}{_closest(spec.region, regions)}")
+
+
+def _zone_matches_region(cloud: str, zone: str, region: str) -> bool:
+    pattern = rf"^{re.escape(region)}[a-z]$" if cloud == "aws" else rf"^{re.escape(region)}-[a-z]$"
+    return re.match(pattern, zone) is not None
+
+
+def check_zones(spec: ClusterSpec) -> Iterator[Problem]:
+    for i, zone in enumerate(spec.zones):
+        if not _zone_matches_region(spec.cloud, zone, spec.region):
+            example = f"{spec.region}a" if spec.cloud == "aws" else f"{spec.region}-a"
+            yield Problem(f"zones[{i}]", f"'{zone}' is not a zone of region {spec.region} (zones look like {example})")
+    for zone, count in Counter(spec.zones).items():
+        if count > 1:
+            yield Problem("zones", f"'{zone}' is listed {count} times")
+
+
+def check_network(spec: ClusterSpec) -> Iterator[Problem]:
+    for zone in spec.network.private_subnets:
+        if zone not in spec.zones:
+            yield Problem(f"network.privateSubnets.{zone}", f"'{zone}' is not one of the cluster zones {spec.zones}")
+    plan = address_plan(spec)
+    vpc = ipaddress.IPv4Network(plan.vpc)
+    named = [(f"network.privateSubnets.{z}", c) for z, c in plan.private.items()] + [("network.publicSubnet", plan.public)]
+    for path, cidr in named:
+        net = ipaddress.IPv4Network(cidr)
+        if not net.subnet_of(vpc):
+            yield Problem(path, f"{cidr} is outside the VPC range network.cidr={plan.vpc}")
+        elif net.prefixlen > 28:
+            yield Problem(path, f"{cidr} is smaller than /28, the smallest subnet AWS allows")
+    for i, (path_a, a) in enumerate(named):
+        for path_b, b in named[i + 1 :]:
+            if ipaddress.IPv4Network(a).overlaps(ipaddress.IPv4Network(b)):
+                yield Problem(path_b, f"{b} overlaps {a} ({path_a}); subnets must not overlap")
+
+
+def check_pool_names(spec: ClusterSpec) -> Iterator[Problem]:
+    seen: dict[str, int] = {}
+    for i, pool in enumerate(spec.pools):
+        if pool.name in seen:
+            yield Problem(f"pools[{i}].name", f"'{pool.name}' is already the name of pools[{seen[pool.name]}]; names must be unique")
+        seen.setdefault(pool.name, i)
+
+
+def _lookup_type(spec: ClusterSpec, path: str, name: str) -> tuple[InstanceType | None, list[Problem]]:
+    catalog = load(spec.cloud)
+    if name in catalog:
+        return catalog[name], []
+    other = "gcp" if spec.cloud == "aws" else "aws"
+    if name in load(other):
+        hint = f"; it is a {other} type, but cloud is {spec.cloud}"
+    else:
+        close = catalog.closest(name)
+        hint = f"; did you mean {' or '.join(close)}?" if close else ""
+    return None, [Problem(path, f"unknown {spec.cloud} instance type '{name}'{hint} Known types: {_listing(catalog.names(), 30)}")]
+
+
+def _check_offered(spec: ClusterSpec, path: str, instance: InstanceType) -> list[Problem]:
+    if spec.region not in instance.zones:
+        return [Problem(path, f"{instance.name} is not offered in {spec.region}; regions that offer it: {_listing(instance.regions)}")]
+    return []
+
+
+def check_pool(spec: ClusterSpec, i: int, pool: Pool) -> Iterator[Problem]:
+    at = f"pools[{i}]"
+    instance, problems = _lookup_type(spec, f"{at}.instanceType", pool.instance_type)
+    yield from problems
+    if instance is None:
+        return
+    offered_problems = _check_offered(spec, f"{at}.instanceType", instance)
+    yield from offered_problems
+    if offered_problems:
+        return
+    yield from _check_pool_zones(spec, at, pool, instance)
+    yield from _check_fabric(spec, at, pool, instance)
+    yield from _check_capacity(at, pool, instance)
+    yield from _check_alternates(spec, at, pool, instance)
+    if spec.storage.scratch and instance.local_disks.count == 0:
+        yield Problem(f"{at}.instanceType", f"{instance.name} has no local disks: storage.scratch is skipped on this pool", "warning")
+
+
+def _check_pool_zones(spec: ClusterSpec, at: str, pool: Pool, instance: InstanceType) -> Iterator[Problem]:
+    for j, zone in enumerate(pool.zones):
+        if zone not in spec.zones:
+            yield Problem(f"{at}.zones[{j}]", f"'{zone}' is not one of the cluster zones {spec.zones}")
+        elif not offered_zones(instance, spec.region, [zone]):
+            yield Problem(f"{at}.zones[{j}]", f"{instance.name} is not offered in {zone}; zones of {spec.region} that offer it: {_listing(instance.zones[spec.region])}")
+    if not pool.zones and not offered_zones(instance, spec.region, spec.zones):
+        yield Problem(
+            "zones",
+            f"none of {spec.zones} offers {instance.name} (needed by {at}); zones that do: {_listing(instance.zones[spec.region])}",
+        )
+
+
+def _check_fabric(spec: ClusterSpec, at: str, pool: Pool, instance: InstanceType) -> Iterator[Problem]:
+    if pool.fabric == "on" and not instance.fabric_capable:
+        capable = [t.name for t in load(spec.cloud) if t.fabric_capable]
+        yield Problem(f"{at}.fabric", f"'on', but {instance.name} has no high-speed fabric; types that have one: {_listing(capable, 30)}")
+    if pool.fabric == "off" and instance.fabric_capable:
+        yield Problem(f"{at}.fabric", f"'off' on {instance.name}, whose fabric costs nothing extra; multi-node training will run over TCP", "warning")
+    zones = pool_zones(spec, pool, instance)
+    if fabric_enabled(pool, instance) and len(zones) > 1:
+        yield Problem(f"{at}.zones", f"{zones}: a fabric (EFA/RDMA) pool must sit in one zone, as the fabric does not cross zones; list one zone, or set fabric: off")
+    if pool.placement == "cluster":
+        if "cluster" not in instance.placement_strategies and instance.cloud == "aws":
+            yield Problem(f"{at}.placement", f"'cluster', but {instance.name} does not support cluster placement groups")
+        if len(zones) > 1:
+            yield Problem(f"{at}.placement", f"'cluster' needs one zone; the pool spans {zones}")
+        if pool.capacity.type in ("reservation", "capacity-block"):
+            yield Problem(f"{at}.placement", f"'cluster' on {pool.capacity.type} capacity: instances outside the group's spine fail to launch unless the reservation was made for that placement group", "warning")
+
+
+def _check_capacity(at: str, pool: Pool, instance: InstanceType) -> Iterator[Problem]:
+    kind = pool.capacity.type
+    market = "on-demand" if kind == "reservation" else kind
+    if market not in instance.capacity_types:
+        yield Problem(f"{at}.capacity.type", f"'{kind}' is not offered for {instance.name}; it offers {_listing(instance.capacity_types)}")
+    if kind == "capacity-block":
+        if pool.size.min != pool.size.max or pool.size.min == 0:
+            yield Problem(f"{at}.size", f"a capacity block is a fixed number of instances: min and max must be equal and above 0 (got min={pool.size.min}, max={pool.size.max})")
+
+
+def _check_alternates(spec: ClusterSpec, at: str, pool: Pool, instance: InstanceType) -> Iterator[Problem]:
+    if pool.alternate_types and pool.capacity.type in ("reservation", "capacity-block"):
+        yield Problem(f"{at}.alternateTypes", f"{pool.alternate_types}: a {pool.capacity.type} holds one instance type; remove the alternates")
+    efa = fabric_enabled(pool, instance)
+    for j, name in enumerate(pool.alternate_types):
+        path = f"{at}.alternateTypes[{j}]"
+        alternate, problems = _lookup_type(spec, path, name)
+        yield from problems
+        if alternate is None:
+            continue
+        yield from _check_offered(spec, path, alternate)
+        if spec.cloud == "aws" and aws_interfaces(alternate, efa) != aws_interfaces(instance, efa):
+            yield Problem(path, _layout_mismatch(instance, alternate))
+        elif fabric_enabled(pool, alternate) != efa:
+            yield Problem(path, f"{name} {'lacks' if efa else 'has'} the fabric that {instance.name} {'has' if efa else 'lacks'}; one group needs one fabric layout")
+
+
+def _layout_mismatch(a: InstanceType, b: InstanceType) -> str:
+    def describe(t: InstanceType) -> str:
+        f = t.fabric
+        return f"{t.name} has {f.network_cards} network card(s) and {f.max_efa_interfaces} EFA interface(s)"
+
+    return (
+        f"{describe(b)}, {describe(a)}: a launch template carries one interface layout, so instances of the other "
+        "type would launch with the wrong number of EFA devices or not at all. Put them in separate pools"
+    )
+
+
+def check_residency(spec: ClusterSpec) -> Iterator[Problem]:
+    if spec.residency is None:
+        return
+    regions = aws_regions() | load("gcp").regions()
+    for i, entry in enumerate(spec.residency.allowed_regions):
+        if entry not in regions and entry not in REGION_SETS:
+            yield Problem(f"residency.allowedRegions[{i}]", f"'{entry}' is neither a region nor a named set ({_listing(REGION_SETS)}){_closest(entry, regions)}")
+
+
+def semantic_problems(spec: ClusterSpec) -> list[Problem]:
+    problems = [*check_region(spec), *check_zones(spec), *check_network(spec), *check_pool_names(spec), *check_residency(spec)]
+    region_ok = not any(p.path == "region" for p in problems)
+    if region_ok:
+        for i, pool in enumerate(spec.pools):
+            problems.extend(check_pool(spec, i, pool))
+    return problems
+
+
+def load_spec(data: Any) -> tuple[ClusterSpec, list[Problem]]:
+    """Validate raw config; return the spec and its warnings, or raise SpecError with every error found."""
+    try:
+        spec = ClusterSpec.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(from_validation_error(exc, ClusterSpec)) from None
+    problems = semantic_problems(spec)
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        raise SpecError(errors)
+    return spec, problems
