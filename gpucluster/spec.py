@@ -7,6 +7,7 @@ Structural rules (types, ranges, shapes) live here; rules that need the hardware
 from __future__ import annotations
 
 import ipaddress
+import re
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -23,7 +24,16 @@ from pydantic.alias_generators import to_camel
 CONFIG_NAMESPACE = "gpucluster"
 CONFIG_KEY = "cluster"
 
-Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$")]
+_NAME = re.compile(r"^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$")
+
+
+def _name(value: str) -> str:
+    if not _NAME.match(value):
+        raise ValueError("use 1-32 lowercase letters, digits and '-', starting with a letter and not ending with '-'")
+    return value
+
+
+Name = Annotated[str, AfterValidator(_name)]
 
 
 def _ipv4_network(value: str) -> str:
@@ -39,7 +49,7 @@ Cidr = Annotated[str, AfterValidator(_ipv4_network)]
 
 class _Model(BaseModel):
     model_config = ConfigDict(
-        extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True
+        extra="forbid", alias_generator=to_camel, frozen=True
     )
 
 

@@ -1,0 +1,145 @@
+"""`gpucluster`: offline preview, spec schema and catalog listing.
+
+Exit codes: 0 ok; 1 the preview failed; 2 invalid input or usage (nothing was run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+
+import pulumi
+
+from . import catalog
+from .preview.engine import run_program
+from .preview.render import as_json, render_text
+from .preview.stackfile import StackFileError, find_project, load_project, stack_config
+from .problems import SpecError
+from .spec import CONFIG_KEY, CONFIG_NAMESPACE, ClusterSpec
+from .validate import load_spec
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse exits 2 on usage errors too; keep its message short
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _progress(count: int) -> None:
+    if count % 500 == 0:
+        print(f"\r  registered {count} resources...", end="", file=sys.stderr, flush=True)
+
+
+def cmd_preview(args: argparse.Namespace) -> int:
+    try:
+        project = load_project(Path(args.project)) if args.project else find_project(Path.cwd())
+        config = stack_config(project, args.stack)
+    except StackFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    key = f"{CONFIG_NAMESPACE}:{CONFIG_KEY}"
+    if key not in config:
+        print(f"error: {project.stack_file(args.stack)} has no '{key}' (see README, 'Cluster spec')", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        load_spec(json.loads(config[key]))  # every spec error at once, before anything runs
+    except SpecError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+
+    show_progress = sys.stderr.isatty() and not args.json
+    try:
+        result = run_program(
+            str(project.main), project.name, args.stack, config, on_register=_progress if show_progress else None
+        )
+    except pulumi.RunError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except Exception as exc:  # a bug in the program or a component: say where, and how to see more
+        print(f"error: preview failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        if os.environ.get("GPUCLUSTER_DEBUG"):
+            traceback.print_exc()
+        else:
+            print("  (set GPUCLUSTER_DEBUG=1 for the traceback)", file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        if show_progress:
+            print("\r" + " " * 40 + "\r", end="", file=sys.stderr)
+
+    if args.json:
+        json.dump(as_json(result), sys.stdout, indent=2, sort_keys=True)
+        print()
+    else:
+        print(render_text(result))
+    return EXIT_OK
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    schema = ClusterSpec.model_json_schema(by_alias=True)
+    schema["title"] = f"gpucluster cluster spec (stack config key {CONFIG_NAMESPACE}:{CONFIG_KEY})"
+    text = json.dumps(schema, indent=2, sort_keys=True)
+    if args.output:
+        Path(args.output).write_text(text + "\n")
+    else:
+        print(text)
+    return EXIT_OK
+
+
+def cmd_catalog(args: argparse.Namespace) -> int:
+    clouds = [args.cloud] if args.cloud else ["aws", "gcp"]
+    rows = [("type", "accelerator", "vcpu", "mem GiB", "fabric", "local disks", "regions")]
+    for cloud in clouds:
+        for t in catalog.load(cloud):
+            fabric = t.fabric
+            fabric_text = (
+                f"{fabric.max_efa_interfaces} EFA" if cloud == "aws" else f"{fabric.gpu_nics} GPU NIC ({fabric.transport})"
+            )
+            if not t.fabric_capable:
+                fabric_text = "-"
+            disks = f"{t.local_disks.count} x {t.local_disks.size_gb}" if t.local_disks.count else "-"
+            rows.append(
+                (t.name, f"{t.accelerator.count} x {t.accelerator.model}", str(t.vcpus), f"{t.memory_gib:g}", fabric_text, disks, str(len(t.regions)))
+            )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="gpucluster", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    preview = sub.add_parser("preview", help="offline preview of a stack (no CLI, no credentials)")
+    preview.add_argument("stack", help="stack name: reads stacks/Pulumi.STACK.yaml")
+    preview.add_argument("--json", action="store_true", help="print the preview as JSON (README, 'Preview JSON')")
+    preview.add_argument("--project", help="project folder (default: the nearest Pulumi.yaml at or above here)")
+    preview.set_defaults(func=cmd_preview)
+
+    schema = sub.add_parser("schema", help="print the JSON Schema of the cluster spec")
+    schema.add_argument("--output", "-o", help="write to this file instead of standard output")
+    schema.set_defaults(func=cmd_schema)
+
+    listing = sub.add_parser("catalog", help="list the instance types the catalog knows")
+    listing.add_argument("--cloud", choices=["aws", "gcp"])
+    listing.set_defaults(func=cmd_catalog)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except BrokenPipeError:  # output piped into `head` and friends
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
