@@ -1,0 +1,148 @@
+"""What the AWS components declare, read from the resource graph of the real program run offline."""
+
+from __future__ import annotations
+
+import pytest
+
+from .helpers import BASE_SPEC, of_type, one, pool, preview_spec, spec_with
+
+LT = "aws:ec2/launchTemplate:LaunchTemplate"
+ASG = "aws:autoscaling/group:Group"
+SG = "aws:ec2/securityGroup:SecurityGroup"
+INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
+PG = "aws:ec2/placementGroup:PlacementGroup"
+
+
+def test_component_types_and_parents(p5_preview):
+    by_urn = {r.urn: r for r in p5_preview.resources}
+    cluster = one(p5_preview, "gpucluster:aws:GpuCluster")
+    network = one(p5_preview, "gpucluster:aws:ClusterNetwork")
+    group = one(p5_preview, "gpucluster:aws:GpuInstanceGroup")
+    assert network.parent == cluster.urn and group.parent == cluster.urn
+    assert by_urn[cluster.parent].type == "pulumi:pulumi:Stack"
+    for reg in p5_preview.resources:
+        if reg.type.startswith("aws:"):
+            assert by_urn[reg.parent].type in ("gpucluster:aws:ClusterNetwork", "gpucluster:aws:GpuInstanceGroup"), reg.urn
+    assert one(p5_preview, LT).parent == group.urn and one(p5_preview, PG).parent == network.urn
+
+
+def test_components_register_their_outputs(p5_preview):
+    outputs = {urn.rsplit("::", 2)[1].split("$")[-1]: out for urn, out in p5_preview.component_outputs.items()}
+    assert {"vpcId", "privateSubnetIds", "efaSecurityGroupId", "placementGroups"} <= set(outputs["gpucluster:aws:ClusterNetwork"])
+    assert {"launchTemplateId", "autoScalingGroupName"} <= set(outputs["gpucluster:aws:GpuInstanceGroup"])
+    assert "autoScalingGroups" in outputs["gpucluster:aws:GpuCluster"]
+
+
+def test_launch_template_carries_full_p5_fabric_and_hardening(p5_preview):
+    lt = one(p5_preview, LT).inputs
+    interfaces = lt["networkInterfaces"]
+    assert len(interfaces) == 33
+    assert [i["interfaceType"] for i in interfaces].count("efa-only") == 32
+    assert all(i["associatePublicIpAddress"] == "false" for i in interfaces)
+    assert len(interfaces[0]["securityGroups"]) == 2 and all(len(i["securityGroups"]) == 1 for i in interfaces[1:])
+    assert lt["metadataOptions"]["httpTokens"] == "required"
+    root = lt["blockDeviceMappings"][0]["ebs"]
+    assert root["encrypted"] == "true" and root["volumeType"] == "gp3"
+    assert lt["instanceType"] == "p5.48xlarge"
+    assert lt["imageId"].startswith("resolve:ssm:/aws/service/deeplearning/")
+    assert {t["resourceType"] for t in lt["tagSpecifications"]} == {"instance", "volume", "network-interface"}
+
+
+def test_efa_security_group_references_only_itself(p5_preview):
+    efa_rules = [r for r in of_type(p5_preview, INGRESS) + of_type(p5_preview, EGRESS) if "-efa-" in r.name]
+    assert len(efa_rules) == 2
+    for rule in efa_rules:
+        assert rule.inputs["ipProtocol"] == "-1"
+        assert "cidrIpv4" not in rule.inputs
+        assert rule.inputs["referencedSecurityGroupId"] == rule.inputs["securityGroupId"]
+    assert not of_type(p5_preview, INGRESS)[1:], "the only ingress rule is the EFA self rule"
+
+
+def test_self_reference_is_the_same_group_when_ids_are_known():
+    result = preview_spec(BASE_SPEC, preview=False)
+    rules = [r for r in of_type(result, INGRESS) + of_type(result, EGRESS) if "-efa-" in r.name]
+    efa_group_ids = {r.inputs["securityGroupId"] for r in rules} | {r.inputs["referencedSecurityGroupId"] for r in rules}
+    assert len(efa_group_ids) == 1 and next(iter(efa_group_ids)).startswith("sg-")
+
+
+def test_network_shape(p5_preview):
+    subnets = of_type(p5_preview, "aws:ec2/subnet:Subnet")
+    assert {s.inputs["cidrBlock"] for s in subnets} == {"10.0.0.0/20", "10.0.240.0/20"}
+    assert all(s.inputs["mapPublicIpOnLaunch"] is False for s in subnets)
+    endpoint = one(p5_preview, "aws:ec2/vpcEndpoint:VpcEndpoint").inputs
+    assert endpoint["serviceName"] == "com.amazonaws.us-east-1.s3" and endpoint["vpcEndpointType"] == "Gateway"
+    assert one(p5_preview, "aws:ec2/natGateway:NatGateway")
+    assert one(p5_preview, PG).inputs["strategy"] == "cluster"
+
+
+def test_every_taggable_resource_carries_cost_tags(p5_preview):
+    for reg in p5_preview.resources:
+        if reg.type.startswith("aws:") and "tags" in reg.inputs and reg.type != ASG:
+            assert {"owner", "cost-center", "project", "gpucluster:cluster"} <= set(reg.inputs["tags"]), reg.urn
+    asg_tags = {t["key"]: t for t in one(p5_preview, ASG).inputs["tags"]}
+    assert asg_tags["cost-center"]["propagateAtLaunch"] is True
+
+
+def test_group_uses_placement_group_and_sizes(p5_preview):
+    asg = one(p5_preview, ASG).inputs
+    assert (asg["minSize"], asg["desiredCapacity"], asg["maxSize"]) == (2, 2, 2)
+    assert asg["placementGroup"] == one(p5_preview, PG).inputs.get("name") or asg["placementGroup"].startswith("t-net-train-")
+    assert len(asg["vpcZoneIdentifiers"]) == 1
+
+
+def test_non_fabric_pool_spreads_over_zones_without_placement_group():
+    spec = spec_with(zones=["us-east-1a", "us-east-1b", "us-east-1c"], pools=[pool(instanceType="g6.xlarge", size={"min": 0, "max": 8})])
+    result = preview_spec(spec)
+    assert of_type(result, PG) == []
+    assert len(one(result, ASG).inputs["vpcZoneIdentifiers"]) == 3
+    assert one(result, ASG).inputs.get("placementGroup") is None
+    assert [i["interfaceType"] for i in one(result, LT).inputs["networkInterfaces"]] == ["interface"]
+    assert one(result, LT).inputs["imageId"].endswith("base-oss-nvidia-driver-gpu-ubuntu-22.04/latest/ami-id")
+
+
+def test_trainium_pool_boots_the_neuron_image():
+    result = preview_spec(spec_with(pools=[pool(instanceType="trn1.32xlarge", zones=[], size={"min": 1, "max": 1})], zones=["us-east-1b"]))
+    assert "/neuron/" in one(result, LT).inputs["imageId"]
+    assert len(one(result, LT).inputs["networkInterfaces"]) == 9
+
+
+@pytest.mark.parametrize(
+    "capacity, market, target",
+    [
+        ({"type": "spot"}, "spot", None),
+        ({"type": "capacity-block", "reservationId": "cr-0123456789abcdef0"}, "capacity-block", {"capacityReservationId": "cr-0123456789abcdef0"}),
+        ({"type": "reservation", "reservationId": "cr-0123456789abcdef0"}, None, {"capacityReservationId": "cr-0123456789abcdef0"}),
+        ({"type": "on-demand"}, None, None),
+    ],
+)
+def test_capacity_models_render(capacity, market, target):
+    result = preview_spec(spec_with(pools=[pool(capacity=capacity)]))
+    lt = one(result, LT).inputs
+    assert lt.get("instanceMarketOptions", {}).get("marketType") == market
+    assert lt.get("capacityReservationSpecification", {}).get("capacityReservationTarget") == target
+    reserved = capacity["type"] in ("reservation", "capacity-block")
+    assert bool(of_type(result, PG)) is not reserved, "no placement group is forced onto reserved capacity"
+
+
+def test_alternate_types_become_a_mixed_instances_policy():
+    spec = spec_with(
+        region="us-east-2",
+        zones=["us-east-2a"],
+        pools=[pool(alternateTypes=["p5e.48xlarge"], capacity={"type": "spot"}, size={"min": 0, "max": 4})],
+    )
+    result = preview_spec(spec)
+    asg = one(result, ASG).inputs
+    lt = one(result, LT).inputs
+    assert "launchTemplate" not in asg and "instanceType" not in lt and "instanceMarketOptions" not in lt
+    policy = asg["mixedInstancesPolicy"]
+    assert [o["instanceType"] for o in policy["launchTemplate"]["overrides"]] == ["p5.48xlarge", "p5e.48xlarge"]
+    assert policy["instancesDistribution"]["spotAllocationStrategy"] == "price-capacity-optimized"
+    assert policy["instancesDistribution"]["onDemandPercentageAboveBaseCapacity"] == 0
+
+
+def test_no_nat_means_no_public_subnet():
+    result = preview_spec(spec_with(network={"nat": False}))
+    assert of_type(result, "aws:ec2/natGateway:NatGateway") == []
+    assert of_type(result, "aws:ec2/internetGateway:InternetGateway") == []
+    assert len(of_type(result, "aws:ec2/subnet:Subnet")) == 1
