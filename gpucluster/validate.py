@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from functools import cache
 from typing import Any
 
-import botocore.session
+import botocore.loaders
 from pydantic import ValidationError
 
 from .catalog import InstanceType, load
@@ -29,13 +29,9 @@ _GCP_REGION = re.compile(r"^[a-z]+-[a-z]+\d+$")
 
 @cache
 def aws_regions() -> frozenset[str]:
-    """Every region of every partition in botocore's endpoint data."""
-    session = botocore.session.get_session()
-    return frozenset(
-        region
-        for partition in session.get_available_partitions()
-        for region in session.get_available_regions("ec2", partition_name=partition)
-    )
+    """Every region of every partition in botocore's endpoint data (read directly: a session costs more)."""
+    endpoints = botocore.loaders.Loader().load_data("endpoints")
+    return frozenset(region for partition in endpoints["partitions"] for region in partition["regions"])
 
 
 def known_regions(cloud: str) -> frozenset[str]:

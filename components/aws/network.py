@@ -84,24 +84,11 @@ class ClusterNetwork(pulumi.ComponentResource):
             tags=tags("efa"),
             opts=child,
         )
-        aws.vpc.SecurityGroupIngressRule(
-            f"{name}-efa-in-self",
-            security_group_id=efa.id,
-            ip_protocol="-1",
-            referenced_security_group_id=efa.id,
-            description="EFA traffic from the group",
-            tags=tags("efa-in-self"),
-            opts=child,
-        )
-        aws.vpc.SecurityGroupEgressRule(
-            f"{name}-efa-out-self",
-            security_group_id=efa.id,
-            ip_protocol="-1",
-            referenced_security_group_id=efa.id,
-            description="EFA traffic to the group",
-            tags=tags("efa-out-self"),
-            opts=child,
-        )
+        for direction in ("in", "out"):
+            _allow_all(
+                f"{name}-efa-{direction}-self", direction, efa.id, "EFA traffic within the group", args.tags, child,
+                referenced_security_group_id=efa.id,
+            )
         nodes = aws.ec2.SecurityGroup(
             f"{name}-nodes",
             vpc_id=vpc.id,
@@ -109,14 +96,9 @@ class ClusterNetwork(pulumi.ComponentResource):
             tags=tags("nodes"),
             opts=child,
         )
-        aws.vpc.SecurityGroupEgressRule(
-            f"{name}-nodes-out",
-            security_group_id=nodes.id,
-            ip_protocol="-1",
+        _allow_all(
+            f"{name}-nodes-out", "out", nodes.id, "Outbound through NAT and the S3 endpoint", args.tags, child,
             cidr_ipv4="0.0.0.0/0",
-            description="Outbound through NAT and the S3 endpoint",
-            tags=tags("nodes-out"),
-            opts=child,
         )
 
         self.placement_groups = {
@@ -173,3 +155,12 @@ class ClusterNetwork(pulumi.ComponentResource):
             nat_gateway_id=nat.id,
             opts=child,
         )
+
+
+def _allow_all(name, direction, group_id, description, tags, opts, **peer) -> None:
+    """One all-protocol rule on `group_id`, to or from `peer` (a CIDR or a security group)."""
+    rule = aws.vpc.SecurityGroupIngressRule if direction == "in" else aws.vpc.SecurityGroupEgressRule
+    rule(
+        name, security_group_id=group_id, ip_protocol="-1", description=description,
+        tags={**tags, "Name": name}, opts=opts, **peer,
+    )

@@ -63,7 +63,8 @@ class Catalog:
 
 @cache
 def load(cloud: Cloud) -> Catalog:
-    raw = yaml.safe_load(resources.files(__package__).joinpath(f"data/{cloud}.yaml").read_text())
+    text = resources.files(__package__).joinpath(f"data/{cloud}.yaml").read_text()
+    raw = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # libyaml when present
     sources = {key: Source(**value) for key, value in raw["sources"].items()}
     types = []
     for entry in raw["instance_types"]:

@@ -42,6 +42,7 @@ class Registration:
     custom: bool
     inputs: dict[str, Any]
     provider: str | None = None
+    dependencies: dict[str, list[str]] = field(default_factory=dict)  # input property -> URNs it came from
 
 
 @dataclass
@@ -104,6 +105,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 custom=bool(request.custom),
                 inputs=plain(inputs),
                 provider=request.provider or None,
+                dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items() if v.urns},
             )
         )
         if self._on_register:
@@ -154,6 +156,13 @@ def _default_providers(regs: list[Registration], config: dict[str, str], project
     return providers
 
 
+async def _execute(main: str) -> None:
+    runpy.run_path(main, run_name="__main__")
+    # Registrations the program just queued start only when the loop gets a turn. Giving it one here lets the
+    # SDK's final wait drain them as RPCs; otherwise it polls every pending output, quadratic in stack size.
+    await asyncio.sleep(0)
+
+
 def run_program(
     main: str,
     project: str,
@@ -192,7 +201,7 @@ def _run(main, project, stack, config, preview, on_register) -> PreviewResult:
     saved_path = list(sys.path)
     sys.path.insert(0, str(Path(main).parent))
     try:
-        loop.run_until_complete(run_in_stack(lambda: runpy.run_path(main, run_name="__main__")))
+        loop.run_until_complete(run_in_stack(lambda: _execute(main)))
     finally:
         sys.path[:] = saved_path
         asyncio.set_event_loop(None)
