@@ -105,10 +105,11 @@ def _lookup_type(spec: ClusterSpec, path: str, name: str) -> tuple[InstanceType 
     other = "gcp" if spec.cloud == "aws" else "aws"
     if name in load(other):
         hint = f"; it is a {other} type, but cloud is {spec.cloud}"
+    elif close := catalog.closest(name):
+        hint = f"; did you mean {' or '.join(close)}?"
     else:
-        close = catalog.closest(name)
-        hint = f"; did you mean {' or '.join(close)}?" if close else ""
-    return None, [Problem(path, f"unknown {spec.cloud} instance type '{name}'{hint} Known types: {_listing(catalog.names(), 30)}")]
+        hint = f". Known types: {_listing(catalog.names(), 30)} (`gpucluster catalog` lists them)"
+    return None, [Problem(path, f"unknown {spec.cloud} instance type '{name}'{hint}")]
 
 
 def _check_offered(spec: ClusterSpec, path: str, instance: InstanceType) -> list[Problem]:
