@@ -8,13 +8,12 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
+from .capacity import CapacityPlan
 from .catalog import InstanceType, load
 from .fabric import AwsInterface, aws_interfaces
+from .sizing import LustrePlan, plan_lustre
 from .spec import ClusterSpec, Pool
 
-# Placement groups are never forced onto reserved capacity: the reservation decides where instances land,
-# and a cluster placement group on top of it starves the group (field reports in the README, "Capacity").
-_PLACEMENT_CAPACITY = ("on-demand", "spot")
 
 
 def offered_zones(instance: InstanceType, region: str, zones: list[str]) -> list[str]:
@@ -36,8 +35,16 @@ def pool_zones(spec: ClusterSpec, pool: Pool, instance: InstanceType) -> list[st
 
 
 def wants_placement_group(pool: Pool, instance: InstanceType) -> bool:
+    """Whether to create a cluster placement group for the pool.
+
+    Never on reserved capacity: the reservation decides where instances land, and a placement group the
+    reservation was not made for starves the group (README, "Capacity"). A reservation's own group is
+    named in `capacity.placementGroup` and used as it is.
+    """
+    if pool.capacity.plan().reserved:
+        return False
     if pool.placement == "auto":
-        return fabric_enabled(pool, instance) and pool.capacity.type in _PLACEMENT_CAPACITY
+        return fabric_enabled(pool, instance)
     return pool.placement == "cluster"
 
 
@@ -50,6 +57,10 @@ class PoolPlan:
     efa: bool
     placement_group: bool
     interfaces: tuple[AwsInterface, ...]
+
+    @property
+    def capacity(self) -> CapacityPlan:
+        return self.pool.capacity.plan()
 
     @property
     def gpus_per_node(self) -> int:
@@ -87,3 +98,26 @@ def address_plan(spec: ClusterSpec) -> AddressPlan:
         zone: spec.network.private_subnets.get(zone, str(slices[i])) for i, zone in enumerate(spec.zones)
     }
     return AddressPlan(str(vpc), private, spec.network.public_subnet or str(slices[-1]))
+
+
+def gpus_at_max(spec: ClusterSpec) -> int:
+    catalog = load(spec.cloud)
+    return sum(catalog[pool.instance_type].gpus * pool.size.max for pool in spec.pools)
+
+
+def lustre_plan(spec: ClusterSpec) -> LustrePlan | None:
+    """The shared file system for the spec's throughput target, sized for every pool at its maximum."""
+    shared = spec.storage.shared
+    if shared is None:
+        return None
+    gbps = shared.throughput_gbps if shared.throughput_gbps is not None else shared.throughput_gbps_per_gpu * gpus_at_max(spec)
+    return plan_lustre(gbps * 1000, shared.min_capacity_gib)
+
+
+def storage_zone(spec: ClusterSpec) -> str:
+    """Where the shared file system goes: with the first fabric pool (its traffic then stays in one zone)."""
+    for pool in spec.pools:
+        plan = plan_pool(spec, pool)
+        if plan.efa:
+            return plan.zones[0]
+    return spec.zones[0]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -20,6 +21,8 @@ from pydantic import (
     model_validator,
 )
 from pydantic.alias_generators import to_camel
+
+from .capacity import CapacityPlan, Source, block_problem, ordering_problem
 
 CONFIG_NAMESPACE = "gpucluster"
 CONFIG_KEY = "cluster"
@@ -73,7 +76,7 @@ class Network(_Model):
 
 
 class Size(_Model):
-    min: int = Field(ge=0, le=5000)
+    min: int = Field(default=0, ge=0, le=5000, description="Default 0: pools scale to zero")
     desired: int | None = Field(default=None, ge=0, le=5000, description="Default: min")
     max: int = Field(ge=0, le=5000)
 
@@ -90,24 +93,61 @@ class Size(_Model):
         return self.min if self.desired is None else self.desired
 
 
-CapacityModel = Literal["on-demand", "spot", "reservation", "capacity-block"]
-
-
 class Capacity(_Model):
-    type: CapacityModel = "on-demand"
+    """Where a pool's nodes come from: `type` first, then each `fallback` in order (see gpucluster.capacity)."""
+
+    type: Source = "on-demand"
+    fallback: list[Source] = Field(default_factory=list)
+    on_demand_base: int = Field(default=0, ge=0, description="Nodes from the sources before spot; spot fills the rest")
     reservation_id: Annotated[str, StringConstraints(pattern=r"^cr-[0-9a-f]{8,17}$")] | None = None
     reservation_group_arn: Annotated[str, StringConstraints(pattern=r"^arn:aws[a-z-]*:resource-groups:")] | None = None
+    placement_group: str | None = Field(
+        default=None, description="The cluster placement group the reservation was made for, if any"
+    )
+    block_start: datetime | None = None
+    block_end: datetime | None = None
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        return (self.type, *self.fallback)
 
     @model_validator(mode="after")
-    def _target(self) -> Capacity:
+    def _consistent(self) -> Capacity:
+        sources = self.sources
+        problem = ordering_problem(sources, self.on_demand_base)
+        if problem:
+            raise ValueError(problem)
+        reserved = "reservation" in sources or "capacity-block" in sources
         has_id, has_group = self.reservation_id is not None, self.reservation_group_arn is not None
-        if self.type == "capacity-block" and not has_id:
+        if "capacity-block" in sources and not has_id:
             raise ValueError("capacity-block needs reservationId (the cr-... id of the purchased block)")
-        if self.type == "reservation" and has_id == has_group:
+        if "reservation" in sources and has_id == has_group:
             raise ValueError("reservation needs exactly one of reservationId or reservationGroupArn")
-        if self.type in ("on-demand", "spot") and (has_id or has_group):
-            raise ValueError(f"reservationId/reservationGroupArn only apply to reservation or capacity-block, not {self.type}")
+        if not reserved and (has_id or has_group or self.placement_group):
+            raise ValueError(f"reservationId/reservationGroupArn/placementGroup only apply to reservation or capacity-block, not {list(sources)}")
+        if (self.block_start or self.block_end) and "capacity-block" not in sources:
+            raise ValueError("blockStart/blockEnd only apply to capacity-block")
+        if (self.block_start is None) != (self.block_end is None):
+            raise ValueError("give both blockStart and blockEnd, or neither")
+        if self.block_start and self.block_end and (problem := block_problem(self.block_start, self.block_end)):
+            raise ValueError(problem)
         return self
+
+    def plan(self) -> CapacityPlan:
+        return CapacityPlan(self.sources, self.on_demand_base)
+
+
+class Checkpoint(_Model):
+    """What a node does when it is about to be taken away (spot interruption or scale-in)."""
+
+    to: Literal["s3", "shared"] = Field(default="s3", description="The checkpoint bucket, or the shared file system")
+    directory: Annotated[str, StringConstraints(pattern=r"^/[A-Za-z0-9._/-]+$")] = "/scratch/checkpoints"
+    command: str | None = Field(
+        default=None, description="Run first (e.g. signal the trainer to save); its output goes to the journal"
+    )
+    heartbeat_seconds: int = Field(
+        default=600, ge=30, le=7200, description="How long a terminating node may take (spot notices give 120 s)"
+    )
 
 
 class Pool(_Model):
@@ -132,6 +172,13 @@ class Pool(_Model):
     image_id: str | None = Field(
         default=None, description="AMI id or resolve:ssm: path; default: the Deep Learning AMI for the accelerator"
     )
+    checkpoint: Checkpoint = Checkpoint()
+
+    @model_validator(mode="after")
+    def _base_fits(self) -> Pool:
+        if self.capacity.on_demand_base > self.size.max:
+            raise ValueError(f"capacity.onDemandBase ({self.capacity.on_demand_base}) exceeds size.max ({self.size.max})")
+        return self
 
 
 class Scratch(_Model):
@@ -142,6 +189,7 @@ class SharedFileSystem(_Model):
     throughput_gbps_per_gpu: float | None = Field(default=None, gt=0, le=10)
     throughput_gbps: float | None = Field(default=None, gt=0, le=2000, description="Aggregate target")
     min_capacity_gib: int = Field(default=1200, ge=1200)
+    mount: Annotated[str, StringConstraints(pattern=r"^/[A-Za-z0-9._/-]*$")] = "/fsx"
 
     @model_validator(mode="after")
     def _one_target(self) -> SharedFileSystem:

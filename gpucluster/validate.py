@@ -132,6 +132,8 @@ def check_pool(spec: ClusterSpec, i: int, pool: Pool) -> Iterator[Problem]:
     yield from _check_fabric(spec, at, pool, instance)
     yield from _check_capacity(at, pool, instance)
     yield from _check_alternates(spec, at, pool, instance)
+    if pool.checkpoint.to == "shared" and spec.storage.shared is None:
+        yield Problem(f"{at}.checkpoint.to", "'shared', but the spec has no storage.shared file system; add one or use 's3'")
     if spec.storage.scratch and instance.local_disks.count == 0:
         yield Problem(f"{at}.instanceType", f"{instance.name} has no local disks: storage.scratch is skipped on this pool", "warning")
 
@@ -158,28 +160,35 @@ def _check_fabric(spec: ClusterSpec, at: str, pool: Pool, instance: InstanceType
     zones = pool_zones(spec, pool, instance)
     if fabric_enabled(pool, instance) and len(zones) > 1:
         yield Problem(f"{at}.zones", f"{zones}: a fabric (EFA/RDMA) pool must sit in one zone, as the fabric does not cross zones; list one zone, or set fabric: off")
+    reserved = pool.capacity.plan().reserved
     if pool.placement == "cluster":
         if "cluster" not in instance.placement_strategies and instance.cloud == "aws":
             yield Problem(f"{at}.placement", f"'cluster', but {instance.name} does not support cluster placement groups")
         if len(zones) > 1:
             yield Problem(f"{at}.placement", f"'cluster' needs one zone; the pool spans {zones}")
-        if pool.capacity.type in ("reservation", "capacity-block"):
-            yield Problem(f"{at}.placement", f"'cluster' on {pool.capacity.type} capacity: instances outside the group's spine fail to launch unless the reservation was made for that placement group", "warning")
+        if reserved and not pool.capacity.placement_group:
+            yield Problem(
+                f"{at}.placement",
+                "'cluster' on reserved capacity: a placement group the reservation was not made for leaves instances "
+                "unlaunchable. Name the reservation's own group in capacity.placementGroup, or use placement: auto",
+            )
+    if reserved and len(zones) > 1:
+        yield Problem(f"{at}.zones", f"{zones}: reservations and capacity blocks are zonal; give the pool the reservation's one zone")
 
 
 def _check_capacity(at: str, pool: Pool, instance: InstanceType) -> Iterator[Problem]:
-    kind = pool.capacity.type
-    market = "on-demand" if kind == "reservation" else kind
-    if market not in instance.capacity_types:
-        yield Problem(f"{at}.capacity.type", f"'{kind}' is not offered for {instance.name}; it offers {_listing(instance.capacity_types)}")
-    if kind == "capacity-block":
-        if pool.size.min != pool.size.max or pool.size.min == 0:
-            yield Problem(f"{at}.size", f"a capacity block is a fixed number of instances: min and max must be equal and above 0 (got min={pool.size.min}, max={pool.size.max})")
+    for source in pool.capacity.sources:
+        market = "on-demand" if source == "reservation" else source
+        if market not in instance.capacity_types:
+            where = "type" if source == pool.capacity.type else "fallback"
+            yield Problem(f"{at}.capacity.{where}", f"'{source}' is not offered for {instance.name}; it offers {_listing(instance.capacity_types)}")
+    if pool.capacity.plan().capacity_block and (pool.size.min != pool.size.max or pool.size.min == 0):
+        yield Problem(f"{at}.size", f"a capacity block is a fixed number of instances: min and max must be equal and above 0 (got min={pool.size.min}, max={pool.size.max})")
 
 
 def _check_alternates(spec: ClusterSpec, at: str, pool: Pool, instance: InstanceType) -> Iterator[Problem]:
-    if pool.alternate_types and pool.capacity.type in ("reservation", "capacity-block"):
-        yield Problem(f"{at}.alternateTypes", f"{pool.alternate_types}: a {pool.capacity.type} holds one instance type; remove the alternates")
+    if pool.alternate_types and pool.capacity.plan().reserved:
+        yield Problem(f"{at}.alternateTypes", f"{pool.alternate_types}: a reservation or capacity block holds one instance type; remove the alternates")
     efa = fabric_enabled(pool, instance)
     for j, name in enumerate(pool.alternate_types):
         path = f"{at}.alternateTypes[{j}]"

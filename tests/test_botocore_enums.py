@@ -15,6 +15,8 @@ from .test_preview import preview_stack
 
 LT = "aws:ec2/launchTemplate:LaunchTemplate"
 ASG = "aws:autoscaling/group:Group"
+FSX = "aws:fsx/lustreFileSystem:LustreFileSystem"
+LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
 
 
 @cache
@@ -22,10 +24,14 @@ def model(service: str):
     return botocore.session.get_session().get_service_model(service)
 
 
-@cache
 def ec2_enum(shape: str) -> frozenset[str]:
-    values = model("ec2").shape_for(shape).enum
-    assert values, f"{shape} has no enum in the ec2 model"
+    return enum("ec2", shape)
+
+
+@cache
+def enum(service: str, shape: str) -> frozenset[str]:
+    values = model(service).shape_for(shape).enum
+    assert values, f"{shape} has no enum in the {service} model"
     return frozenset(values)
 
 
@@ -33,9 +39,26 @@ def ec2_enum(shape: str) -> frozenset[str]:
 def documented_values(service: str, structure: str, member: str) -> frozenset[str]:
     """Values listed as <dt>...</dt> in a member's documentation, where the model has no enum."""
     doc = model(service).shape_for(structure).members[member].documentation
-    values = frozenset(re.findall(r"<dt>([^<\s]+)", doc))  # "price-capacity-optimized (recommended)"
+    values = frozenset(re.findall(r"<dt>([^<\s]+)", doc) or re.findall(r"<code>([^<]+)</code>", doc))
     assert values, f"{structure}.{member}: no values in its documentation"
     return values
+
+
+def persistent_2_throughputs() -> frozenset[int]:
+    """'For PERSISTENT_2 SSD storage: 125, 250, 500, 1000 MB/s/TiB' in the fsx model's documentation."""
+    doc = model("fsx").shape_for("CreateFileSystemLustreConfiguration").members["PerUnitStorageThroughput"].documentation
+    match = re.search(r"PERSISTENT_2</code> SSD storage: ([\d, ]+) MB/s/TiB", doc)
+    assert match, doc
+    return frozenset(int(v) for v in match.group(1).split(","))
+
+
+def valid_lustre_capacities(up_to: int) -> frozenset[int]:
+    """'1200 GiB, 2400 GiB, and increments of 2400 GiB' for PERSISTENT_2 SSD, in the fsx model's documentation."""
+    doc = model("fsx").shape_for("CreateFileSystemRequest").members["StorageCapacity"].documentation
+    match = re.search(r"using SSD storage type, the valid values are (\d+) GiB, (\d+) GiB, and increments of (\d+) GiB", doc)
+    assert match, doc
+    first, second, step = (int(v) for v in match.groups())
+    return frozenset([first, *range(second, up_to, step)])
 
 
 # (resource type, path to the value, allowed values)
@@ -46,8 +69,6 @@ CHECKS = [
     (LT, "metadataOptions.instanceMetadataTags", lambda: ec2_enum("LaunchTemplateInstanceMetadataTagsState")),
     (LT, "blockDeviceMappings[].ebs.volumeType", lambda: ec2_enum("VolumeType")),
     (LT, "instanceMarketOptions.marketType", lambda: ec2_enum("MarketType")),
-    (LT, "instanceMarketOptions.spotOptions.instanceInterruptionBehavior", lambda: ec2_enum("InstanceInterruptionBehavior")),
-    (LT, "instanceMarketOptions.spotOptions.spotInstanceType", lambda: ec2_enum("SpotInstanceType")),
     (LT, "tagSpecifications[].resourceType", lambda: ec2_enum("ResourceType")),
     (LT, "instanceType", lambda: ec2_enum("InstanceType")),
     ("aws:ec2/placementGroup:PlacementGroup", "strategy", lambda: ec2_enum("PlacementStrategy")),
@@ -58,6 +79,25 @@ CHECKS = [
      lambda: documented_values("autoscaling", "InstancesDistribution", "OnDemandAllocationStrategy")),
     (ASG, "mixedInstancesPolicy.instancesDistribution.spotAllocationStrategy",
      lambda: documented_values("autoscaling", "InstancesDistribution", "SpotAllocationStrategy")),
+    (ASG, "capacityReservationSpecification.capacityReservationPreference",
+     lambda: enum("autoscaling", "CapacityReservationPreference")),
+    (ASG, "initialLifecycleHooks[].lifecycleTransition",
+     lambda: documented_values("autoscaling", "LifecycleHookSpecification", "LifecycleTransition")),
+    (ASG, "initialLifecycleHooks[].defaultResult",
+     lambda: documented_values("autoscaling", "LifecycleHookSpecification", "DefaultResult")),
+    (FSX, "deploymentType", lambda: enum("fsx", "LustreDeploymentType")),
+    (FSX, "storageType", lambda: enum("fsx", "StorageType")),
+    (FSX, "dataCompressionType", lambda: enum("fsx", "DataCompressionType")),
+    (FSX, "perUnitStorageThroughput", persistent_2_throughputs),
+    (FSX, "storageCapacity", lambda: valid_lustre_capacities(1_000_000)),
+    ("aws:fsx/dataRepositoryAssociation:DataRepositoryAssociation", "s3.autoImportPolicy.events[]", lambda: enum("fsx", "EventType")),
+    ("aws:fsx/dataRepositoryAssociation:DataRepositoryAssociation", "s3.autoExportPolicy.events[]", lambda: enum("fsx", "EventType")),
+    (LIFECYCLE, "rules[].transitions[].storageClass", lambda: enum("s3", "TransitionStorageClass")),
+    (LIFECYCLE, "rules[].status", lambda: enum("s3", "ExpirationStatus")),
+    ("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+     "rules[].applyServerSideEncryptionByDefault.sseAlgorithm", lambda: enum("s3", "ServerSideEncryption")),
+    ("aws:s3/bucketOwnershipControls:BucketOwnershipControls", "rule.objectOwnership", lambda: enum("s3", "ObjectOwnership")),
+    ("aws:s3/bucketVersioning:BucketVersioning", "versioningConfiguration.status", lambda: enum("s3", "BucketVersioningStatus")),
 ]
 
 
@@ -83,6 +123,10 @@ def _graphs():
     graphs.append(preview_spec(spec_with(
         region="us-east-2", zones=["us-east-2a"],
         pools=[pool(alternateTypes=["p5e.48xlarge"], capacity={"type": "spot"}), pool(name="od", alternateTypes=["p5e.48xlarge"])],
+    )))
+    graphs.append(preview_spec(spec_with(
+        pools=[pool(capacity={"type": "reservation", "reservationId": "cr-0123456789abcdef0"})],
+        storage={"shared": {"throughputGbps": 3}, "buckets": {}},
     )))
     return graphs
 

@@ -23,7 +23,7 @@ def test_component_types_and_parents(p5_preview):
     assert by_urn[cluster.parent].type == "pulumi:pulumi:Stack"
     for reg in p5_preview.resources:
         if reg.type.startswith("aws:"):
-            assert by_urn[reg.parent].type in ("gpucluster:aws:ClusterNetwork", "gpucluster:aws:GpuInstanceGroup"), reg.urn
+            assert by_urn[reg.parent].type.startswith("gpucluster:aws:"), reg.urn
     assert one(p5_preview, LT).parent == group.urn and one(p5_preview, PG).parent == network.urn
 
 
@@ -108,21 +108,35 @@ def test_trainium_pool_boots_the_neuron_image():
 
 
 @pytest.mark.parametrize(
-    "capacity, market, target",
+    "capacity, preference",
     [
-        ({"type": "spot"}, "spot", None),
-        ({"type": "capacity-block", "reservationId": "cr-0123456789abcdef0"}, "capacity-block", {"capacityReservationId": "cr-0123456789abcdef0"}),
-        ({"type": "reservation", "reservationId": "cr-0123456789abcdef0"}, None, {"capacityReservationId": "cr-0123456789abcdef0"}),
-        ({"type": "on-demand"}, None, None),
+        ({"type": "reservation", "reservationId": "cr-0123456789abcdef0"}, "capacity-reservations-only"),
+        ({"type": "reservation", "fallback": ["on-demand"], "reservationId": "cr-0123456789abcdef0"}, "capacity-reservations-first"),
     ],
 )
-def test_capacity_models_render(capacity, market, target):
+def test_reservations_render_as_the_group_preference(capacity, preference):
+    result = preview_spec(spec_with(pools=[pool(capacity=capacity)]))
+    spec = one(result, ASG).inputs["capacityReservationSpecification"]
+    assert spec == {"capacityReservationPreference": preference,
+                    "capacityReservationTarget": {"capacityReservationIds": ["cr-0123456789abcdef0"]}}
+    assert of_type(result, PG) == [], "no placement group is forced onto reserved capacity"
+    assert "instanceMarketOptions" not in one(result, LT).inputs
+
+
+def test_capacity_block_uses_its_market_and_its_reservation():
+    capacity = {"type": "capacity-block", "reservationId": "cr-0123456789abcdef0"}
     result = preview_spec(spec_with(pools=[pool(capacity=capacity)]))
     lt = one(result, LT).inputs
-    assert lt.get("instanceMarketOptions", {}).get("marketType") == market
-    assert lt.get("capacityReservationSpecification", {}).get("capacityReservationTarget") == target
-    reserved = capacity["type"] in ("reservation", "capacity-block")
-    assert bool(of_type(result, PG)) is not reserved, "no placement group is forced onto reserved capacity"
+    assert lt["instanceMarketOptions"] == {"marketType": "capacity-block"}
+    assert lt["capacityReservationSpecification"] == {"capacityReservationTarget": {"capacityReservationId": "cr-0123456789abcdef0"}}
+    assert "capacityReservationSpecification" not in one(result, ASG).inputs
+    assert of_type(result, PG) == []
+
+
+def test_on_demand_needs_nothing_extra(p5_preview):
+    assert "instanceMarketOptions" not in one(p5_preview, LT).inputs
+    assert "capacityReservationSpecification" not in one(p5_preview, ASG).inputs
+    assert "mixedInstancesPolicy" not in one(p5_preview, ASG).inputs
 
 
 def test_alternate_types_become_a_mixed_instances_policy():

@@ -5,12 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
+import pulumi_aws as aws
 
-from gpucluster.plan import address_plan, plan_pool
+from gpucluster.plan import PoolPlan, address_plan, lustre_plan, plan_pool, storage_zone
 from gpucluster.spec import ClusterSpec
+from gpucluster.userdata import ScratchSetup, SharedMount, Watcher, render
 
+from .identity import NodeIdentity, NodeIdentityArgs
 from .instance_group import DEFAULT_IMAGES, GpuInstanceGroup, GpuInstanceGroupArgs
 from .network import ClusterNetwork, ClusterNetworkArgs
+from .spot_pool import CHECKPOINT_HOOK, SpotTrainingPool, SpotTrainingPoolArgs
+from .storage import TieredStorage, TieredStorageArgs
 
 
 @dataclass
@@ -19,16 +24,18 @@ class AwsGpuClusterArgs:
 
 
 class AwsGpuCluster(pulumi.ComponentResource):
-    """Network plus one GpuInstanceGroup per pool, all tagged with the spec's cost-allocation tags."""
+    """Network, storage tiers, node identity, and one group per pool (a SpotTrainingPool where spot is a source)."""
 
     network: ClusterNetwork
-    groups: dict[str, GpuInstanceGroup]
+    storage: TieredStorage | None
+    groups: dict[str, GpuInstanceGroup | SpotTrainingPool]
 
     def __init__(self, name: str, args: AwsGpuClusterArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("gpucluster:aws:GpuCluster", name, None, opts)
         spec = args.spec
-        child = pulumi.ResourceOptions(parent=self)
-        tags = {**spec.tags.as_dict(), "gpucluster:cluster": spec.name}
+        self._name, self._spec = name, spec
+        self._child = pulumi.ResourceOptions(parent=self)
+        self._tags = {**spec.tags.as_dict(), "gpucluster:cluster": spec.name}
         plans = [plan_pool(spec, pool) for pool in spec.pools]
 
         self.network = ClusterNetwork(
@@ -37,37 +44,131 @@ class AwsGpuCluster(pulumi.ComponentResource):
                 region=spec.region,
                 addresses=address_plan(spec),
                 nat=spec.network.nat,
-                tags=tags,
+                tags=self._tags,
                 placement_group_pools=[p.pool.name for p in plans if p.placement_group],
             ),
-            opts=child,
+            opts=self._child,
         )
-        self.groups = {}
-        for plan in plans:
-            pool = plan.pool
-            self.groups[pool.name] = GpuInstanceGroup(
-                f"{name}-{pool.name}",
-                GpuInstanceGroupArgs(
-                    instance_type=plan.instance.name,
-                    alternate_types=list(pool.alternate_types),
-                    interfaces=plan.interfaces,
-                    subnet_ids=[self.network.private_subnet_ids[zone] for zone in plan.zones],
-                    nodes_security_group_id=self.network.nodes_security_group_id,
-                    efa_security_group_id=self.network.efa_security_group_id,
-                    placement_group=self.network.placement_groups.get(pool.name),
-                    min_size=pool.size.min,
-                    desired_size=pool.size.desired_or_min,
-                    max_size=pool.size.max,
-                    capacity=pool.capacity,
-                    image_id=pool.image_id or DEFAULT_IMAGES[plan.instance.accelerator.kind],
-                    root_volume_gb=pool.root_volume_gb,
-                    tags={**tags, "gpucluster:pool": pool.name, "gpucluster:purpose": pool.purpose},
-                ),
-                opts=child,
-            )
+        self.storage = self._storage(plans)
+        identity = NodeIdentity(
+            f"{name}-nodes",
+            NodeIdentityArgs(
+                cluster=spec.name,
+                tags=self._tags,
+                kms_key_arn=self.storage.kms_key_arn if self.storage else None,
+                dataset_bucket_arn=self.storage.dataset_bucket_arn if self.storage else None,
+                checkpoint_bucket_arn=self.storage.checkpoint_bucket_arn if self.storage else None,
+            ),
+            opts=self._child,
+        )
+        self.groups = {plan.pool.name: self._group(plan, identity) for plan in plans}
         self.register_outputs(
             {
                 "vpcId": self.network.vpc_id,
                 "autoScalingGroups": {n: g.auto_scaling_group_name for n, g in self.groups.items()},
             }
         )
+
+    def _storage(self, plans: list[PoolPlan]) -> TieredStorage | None:
+        spec = self._spec
+        checkpoints_to_s3 = any(p.capacity.spot and p.pool.checkpoint.to == "s3" for p in plans)
+        if not (spec.storage.buckets or spec.storage.shared or checkpoints_to_s3):
+            return None
+        return TieredStorage(
+            f"{self._name}-storage",
+            TieredStorageArgs(
+                tags=self._tags,
+                vpc_id=self.network.vpc_id,
+                nodes_security_group_id=self.network.nodes_security_group_id,
+                lustre=lustre_plan(spec),
+                lustre_subnet_id=self.network.private_subnet_ids[storage_zone(spec)] if spec.storage.shared else None,
+            ),
+            opts=self._child,
+        )
+
+    def _group(self, plan: PoolPlan, identity: NodeIdentity) -> GpuInstanceGroup | SpotTrainingPool:
+        pool, spec = plan.pool, self._spec
+        name = f"{self._name}-{pool.name}"
+        if pool.capacity.reservation_id:
+            self._check_reservation(name, plan)
+        group_args = GpuInstanceGroupArgs(
+            instance_type=plan.instance.name,
+            alternate_types=list(pool.alternate_types),
+            interfaces=plan.interfaces,
+            subnet_ids=[self.network.private_subnet_ids[zone] for zone in plan.zones],
+            nodes_security_group_id=self.network.nodes_security_group_id,
+            efa_security_group_id=self.network.efa_security_group_id,
+            placement_group=pool.capacity.placement_group or self.network.placement_groups.get(pool.name),
+            min_size=pool.size.min,
+            desired_size=pool.size.desired_or_min,
+            max_size=pool.size.max,
+            capacity=pool.capacity,
+            image_id=pool.image_id or DEFAULT_IMAGES[plan.instance.accelerator.kind],
+            root_volume_gb=pool.root_volume_gb,
+            user_data=self._user_data(plan),
+            instance_profile_arn=identity.instance_profile_arn,
+            tags={**self._tags, "gpucluster:pool": pool.name, "gpucluster:purpose": pool.purpose},
+        )
+        if not plan.capacity.spot:
+            return GpuInstanceGroup(name, group_args, opts=self._child)
+        return SpotTrainingPool(
+            name,
+            SpotTrainingPoolArgs(group=group_args, heartbeat_seconds=pool.checkpoint.heartbeat_seconds, tags=group_args.tags),
+            opts=self._child,
+        )
+
+    def _user_data(self, plan: PoolPlan) -> pulumi.Output[str] | None:
+        spec, storage, pool = self._spec, self.storage, plan.pool
+        scratch = (
+            ScratchSetup(spec.storage.scratch.mount, plan.instance.local_disks.count)
+            if spec.storage.scratch and plan.instance.local_disks.count
+            else None
+        )
+        shared_on = storage is not None and storage.file_system_dns_name is not None
+        checkpoint = pool.checkpoint
+        if not (scratch or shared_on or plan.capacity.spot):
+            return None
+        return pulumi.Output.all(
+            storage.file_system_dns_name if shared_on else None,
+            storage.file_system_mount_name if shared_on else None,
+            storage.checkpoint_bucket if storage else None,
+        ).apply(
+            lambda values: render(
+                scratch=scratch,
+                shared=SharedMount(values[0], values[1], spec.storage.shared.mount) if shared_on else None,
+                watcher=Watcher(
+                    checkpoint_command=checkpoint.command or "",
+                    checkpoint_dir=checkpoint.directory,
+                    destination=(
+                        f"s3://{values[2]}/{spec.name}/{pool.name}"
+                        if checkpoint.to == "s3"
+                        else f"{spec.storage.shared.mount}/checkpoints/{pool.name}"
+                    ),
+                    lifecycle_hook=CHECKPOINT_HOOK,
+                    heartbeat_seconds=checkpoint.heartbeat_seconds,
+                )
+                if plan.capacity.spot
+                else None,
+            )
+        )
+
+    def _check_reservation(self, name: str, plan: PoolPlan) -> None:
+        """Read the reservation and refuse a type or zone that differs from the pool's (checked when it is known)."""
+        reservation = aws.ec2.CapacityReservation.get(
+            f"{name}-reservation", plan.pool.capacity.reservation_id, opts=self._child
+        )
+
+        def check(values: list[str]) -> None:
+            instance_type, zone = values
+            wrong = []
+            if instance_type and instance_type != plan.instance.name:
+                wrong.append(f"instance type {instance_type}, the pool {plan.instance.name}")
+            if zone and zone not in plan.zones:
+                wrong.append(f"zone {zone}, the pool {list(plan.zones)}")
+            if wrong:
+                raise pulumi.RunError(
+                    f"pools '{plan.pool.name}': reservation {plan.pool.capacity.reservation_id} has "
+                    + "; ".join(wrong) + ". Instances would never land in it"
+                )
+
+        pulumi.Output.all(reservation.instance_type, reservation.availability_zone).apply(check)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
 
+from gpucluster.capacity import SPOT_STRATEGY
 from gpucluster.fabric import AwsInterface
 from gpucluster.spec import Capacity
 
@@ -18,6 +20,14 @@ DEFAULT_IMAGES = {
     "trainium": "resolve:ssm:/aws/service/neuron/dlami/multi-framework/ubuntu-22.04/latest/image_id",
 }
 ROOT_DEVICE = "/dev/sda1"  # Ubuntu-based DLAMIs
+
+
+@dataclass
+class LifecycleHook:
+    name: str
+    heartbeat_seconds: int
+    transition: str = "autoscaling:EC2_INSTANCE_TERMINATING"
+    default_result: str = "CONTINUE"  # if the node never answers, let it go rather than hold it
 
 
 @dataclass
@@ -35,6 +45,9 @@ class GpuInstanceGroupArgs:
     alternate_types: list[str] = field(default_factory=list)
     placement_group: pulumi.Input[str] | None = None
     root_volume_gb: int = 200
+    user_data: pulumi.Input[str] | None = None  # plain text; encoded here
+    instance_profile_arn: pulumi.Input[str] | None = None
+    lifecycle_hooks: list[LifecycleHook] = field(default_factory=list)
     tags: dict[str, str] = field(default_factory=dict)
 
 
@@ -43,7 +56,9 @@ class GpuInstanceGroup(pulumi.ComponentResource):
 
     Nodes get no public IP on any interface, require IMDSv2, and boot from an encrypted root volume.
     The primary interface carries both security groups; EFA-only interfaces carry only the EFA group,
-    since they move no IP traffic.
+    since they move no IP traffic. Capacity sources render as AWS supports them (gpucluster.capacity):
+    reservations through the group's reservation preference, spot above an on-demand base through a
+    mixed instances policy with capacity rebalancing, capacity blocks through the template's market type.
     """
 
     launch_template_id: pulumi.Output[str]
@@ -53,10 +68,12 @@ class GpuInstanceGroup(pulumi.ComponentResource):
         super().__init__("gpucluster:aws:GpuInstanceGroup", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         tags = {**args.tags, "Name": name}
+        plan = args.capacity.plan()
+        mixed = bool(args.alternate_types) or plan.spot
 
         template = aws.ec2.LaunchTemplate(
             f"{name}-lt",
-            instance_type=None if args.alternate_types else args.instance_type,
+            instance_type=None if mixed else args.instance_type,
             image_id=args.image_id,
             update_default_version=True,
             network_interfaces=[self._interface(i, args) for i in args.interfaces],
@@ -65,7 +82,7 @@ class GpuInstanceGroup(pulumi.ComponentResource):
                 http_tokens="required",
                 # Two hops let containers on the node reach IMDSv2 (one is the container bridge).
                 http_put_response_hop_limit=2,
-                instance_metadata_tags="enabled",
+                instance_metadata_tags="enabled",  # the interruption watcher reads its group's name from tags
             ),
             block_device_mappings=[
                 aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
@@ -78,9 +95,14 @@ class GpuInstanceGroup(pulumi.ComponentResource):
                     ),
                 )
             ],
-            # A mixed-instances group buys spot through its distribution; AWS refuses market options in its template.
-            instance_market_options=None if args.alternate_types else self._market(args.capacity),
-            capacity_reservation_specification=self._reservation(args.capacity),
+            iam_instance_profile={"arn": args.instance_profile_arn} if args.instance_profile_arn else None,
+            user_data=pulumi.Output.from_input(args.user_data).apply(_base64) if args.user_data else None,
+            instance_market_options={"market_type": "capacity-block"} if plan.capacity_block else None,
+            capacity_reservation_specification=(
+                {"capacity_reservation_target": {"capacity_reservation_id": args.capacity.reservation_id}}
+                if plan.capacity_block
+                else None
+            ),
             tag_specifications=[
                 aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type=kind, tags=tags)
                 for kind in ("instance", "volume", "network-interface")
@@ -88,7 +110,7 @@ class GpuInstanceGroup(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        launch = aws.autoscaling.GroupLaunchTemplateArgs(id=template.id, version="$Latest")
+        launch = {"id": template.id, "version": "$Latest"}
         group = aws.autoscaling.Group(
             f"{name}-asg",
             min_size=args.min_size,
@@ -96,8 +118,15 @@ class GpuInstanceGroup(pulumi.ComponentResource):
             max_size=args.max_size,
             vpc_zone_identifiers=args.subnet_ids,
             placement_group=args.placement_group,
-            launch_template=None if args.alternate_types else launch,
-            mixed_instances_policy=self._mixed(args, template) if args.alternate_types else None,
+            launch_template=None if mixed else launch,
+            mixed_instances_policy=self._mixed(args, launch) if mixed else None,
+            capacity_rebalance=plan.spot or None,
+            capacity_reservation_specification=self._reservation(args.capacity),
+            initial_lifecycle_hooks=[
+                {"name": h.name, "lifecycle_transition": h.transition, "heartbeat_timeout": h.heartbeat_seconds,
+                 "default_result": h.default_result}
+                for h in args.lifecycle_hooks
+            ] or None,
             tags=[
                 aws.autoscaling.GroupTagArgs(key=key, value=value, propagate_at_launch=True)
                 for key, value in tags.items()
@@ -124,47 +153,33 @@ class GpuInstanceGroup(pulumi.ComponentResource):
         )
 
     @staticmethod
-    def _market(capacity: Capacity) -> aws.ec2.LaunchTemplateInstanceMarketOptionsArgs | None:
-        if capacity.type == "spot":
-            return aws.ec2.LaunchTemplateInstanceMarketOptionsArgs(
-                market_type="spot",
-                spot_options=aws.ec2.LaunchTemplateInstanceMarketOptionsSpotOptionsArgs(
-                    instance_interruption_behavior="terminate", spot_instance_type="one-time"
-                ),
-            )
-        if capacity.type == "capacity-block":
-            return aws.ec2.LaunchTemplateInstanceMarketOptionsArgs(market_type="capacity-block")
-        return None
-
-    @staticmethod
-    def _reservation(capacity: Capacity) -> aws.ec2.LaunchTemplateCapacityReservationSpecificationArgs | None:
-        if capacity.type not in ("reservation", "capacity-block"):
+    def _reservation(capacity: Capacity) -> dict | None:
+        preference = capacity.plan().reservation_preference
+        if preference is None:
             return None
-        return aws.ec2.LaunchTemplateCapacityReservationSpecificationArgs(
-            capacity_reservation_target=aws.ec2.LaunchTemplateCapacityReservationSpecificationCapacityReservationTargetArgs(
-                capacity_reservation_id=capacity.reservation_id,
-                capacity_reservation_resource_group_arn=capacity.reservation_group_arn,
-            )
+        target = (
+            {"capacity_reservation_ids": [capacity.reservation_id]}
+            if capacity.reservation_id
+            else {"capacity_reservation_resource_group_arns": [capacity.reservation_group_arn]}
         )
+        return {"capacity_reservation_preference": preference, "capacity_reservation_target": target}
 
     @staticmethod
-    def _mixed(args: GpuInstanceGroupArgs, template: aws.ec2.LaunchTemplate) -> aws.autoscaling.GroupMixedInstancesPolicyArgs:
-        spot = args.capacity.type == "spot"
-        spec = aws.autoscaling.GroupMixedInstancesPolicyLaunchTemplateLaunchTemplateSpecificationArgs(
-            launch_template_id=template.id, version="$Latest"
-        )
-        return aws.autoscaling.GroupMixedInstancesPolicyArgs(
-            launch_template=aws.autoscaling.GroupMixedInstancesPolicyLaunchTemplateArgs(
-                launch_template_specification=spec,
-                overrides=[
-                    aws.autoscaling.GroupMixedInstancesPolicyLaunchTemplateOverrideArgs(instance_type=t)
-                    for t in [args.instance_type, *args.alternate_types]
-                ],
-            ),
-            instances_distribution=aws.autoscaling.GroupMixedInstancesPolicyInstancesDistributionArgs(
-                on_demand_allocation_strategy="prioritized",
-                on_demand_base_capacity=0,
-                on_demand_percentage_above_base_capacity=0 if spot else 100,
-                spot_allocation_strategy="price-capacity-optimized" if spot else None,
-            ),
-        )
+    def _mixed(args: GpuInstanceGroupArgs, launch: dict) -> dict:
+        plan = args.capacity.plan()
+        return {
+            "launch_template": {
+                "launch_template_specification": {"launch_template_id": launch["id"], "version": launch["version"]},
+                "overrides": [{"instance_type": t} for t in [args.instance_type, *args.alternate_types]],
+            },
+            "instances_distribution": {
+                "on_demand_allocation_strategy": "prioritized",
+                "on_demand_base_capacity": plan.on_demand_base,
+                "on_demand_percentage_above_base_capacity": plan.on_demand_percentage_above_base,
+                "spot_allocation_strategy": SPOT_STRATEGY if plan.spot else None,
+            },
+        }
+
+
+def _base64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()

@@ -53,6 +53,7 @@ class PreviewResult:
     outputs: dict[str, Any]
     component_outputs: dict[str, dict[str, Any]]
     diagnostics: list[tuple[str, str]] = field(default_factory=list)
+    reads: list[Registration] = field(default_factory=list)  # existing resources the program read (`.get`)
 
 
 def plain(value: Any) -> Any:
@@ -78,6 +79,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
     def __init__(self, mocks: PreviewMocks, on_register: Callable[[int], None] | None = None):
         super().__init__(mocks)
         self.registrations: list[Registration] = []
+        self.reads: list[Registration] = []
         self.outputs: dict[str, dict[str, Any]] = {}
         self.stack_urn = ""
         self._on_register = on_register
@@ -126,9 +128,23 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         state.update(computed)
         return resource_pb2.RegisterResourceResponse(urn=urn, id=resource_id, object=state)
 
+    def ReadResource(self, request):
+        urn = self.make_urn(request.parent, request.type, request.name)
+        self.reads.append(
+            Registration(urn, request.type, request.name, request.parent or None, True, {"id": request.id})
+        )
+        state = self.mocks.read(request.type, request.id)
+        return resource_pb2.ReadResourceResponse(urn=urn, properties=_struct(state))
+
     def RegisterResourceOutputs(self, request):
         self.outputs[request.urn] = plain(rpc.deserialize_properties(request.outputs, keep_unknowns=True))
         return super().RegisterResourceOutputs(request)
+
+
+def _struct(values: dict[str, Any]) -> struct_pb2.Struct:
+    struct = struct_pb2.Struct()
+    struct.update(values)
+    return struct
 
 
 class _DiagnosticsHandler(logging.Handler):
@@ -163,6 +179,21 @@ async def _execute(main: str) -> None:
     await asyncio.sleep(0)
 
 
+def _tree_order(regs: list[Registration], root: str) -> list[Registration]:
+    """Parents before children, siblings by name: registrations arrive in whatever order the event loop ran
+    them, and a preview must read the same twice."""
+    children: dict[str, list[Registration]] = {}
+    for reg in regs:
+        children.setdefault(reg.parent or root, []).append(reg)
+    ordered: list[Registration] = []
+    pending = sorted(children.get(root, []), key=lambda r: (r.name, r.type), reverse=True)
+    while pending:  # depth first, so each component's subtree stays together
+        reg = pending.pop()
+        ordered.append(reg)
+        pending.extend(sorted(children.get(reg.urn, []), key=lambda r: (r.name, r.type), reverse=True))
+    return ordered
+
+
 def run_program(
     main: str,
     project: str,
@@ -170,14 +201,19 @@ def run_program(
     config: dict[str, str],
     preview: bool = True,
     on_register: Callable[[int], None] | None = None,
+    existing: dict[str, dict[str, Any]] | None = None,
 ) -> PreviewResult:
-    """Run the program at `main` and return the graph it declared. Exceptions from the program propagate."""
-    return contextvars.Context().run(_run, main, project, stack, config, preview, on_register)
+    """Run the program at `main` and return the graph it declared. Exceptions from the program propagate.
+
+    `existing` answers the program's reads of existing resources (`Resource.get`), by resource id, with
+    their state (camelCase). Reads it does not answer come back unknown, as for a resource not yet known.
+    """
+    return contextvars.Context().run(_run, main, project, stack, config, preview, on_register, existing or {})
 
 
-def _run(main, project, stack, config, preview, on_register) -> PreviewResult:
+def _run(main, project, stack, config, preview, on_register, existing) -> PreviewResult:
     region = config.get("aws:region", "")
-    monitor = RecordingMonitor(PreviewMocks(region, preview), on_register)
+    monitor = RecordingMonitor(PreviewMocks(region, preview, existing), on_register)
     logger = logging.getLogger(f"gpucluster.preview.{project}.{stack}")
     logger.propagate = False
     handler = _DiagnosticsHandler()
@@ -212,8 +248,9 @@ def _run(main, project, stack, config, preview, on_register) -> PreviewResult:
     return PreviewResult(
         stack=stack,
         project=project,
-        resources=[stack_reg, *providers, *rest],
+        resources=[stack_reg, *providers, *_tree_order(rest, stack_reg.urn)],
         outputs=monitor.outputs.get(monitor.stack_urn, {}),
         component_outputs={urn: out for urn, out in monitor.outputs.items() if urn != monitor.stack_urn},
         diagnostics=handler.records,
+        reads=monitor.reads,
     )

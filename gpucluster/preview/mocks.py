@@ -16,12 +16,17 @@ from ..catalog import load
 
 ACCOUNT_ID = "123456789012"
 
-# Resources whose `name` the AWS provider derives from the logical name when none is given.
+# Resources whose name the AWS provider derives from the logical name when none is given: type -> property.
 AUTONAMED = {
-    "aws:autoscaling/group:Group",
-    "aws:ec2/launchTemplate:LaunchTemplate",
-    "aws:ec2/placementGroup:PlacementGroup",
-    "aws:ec2/securityGroup:SecurityGroup",
+    "aws:autoscaling/group:Group": "name",
+    "aws:cloudwatch/eventRule:EventRule": "name",
+    "aws:ec2/launchTemplate:LaunchTemplate": "name",
+    "aws:ec2/placementGroup:PlacementGroup": "name",
+    "aws:ec2/securityGroup:SecurityGroup": "name",
+    "aws:iam/instanceProfile:InstanceProfile": "name",
+    "aws:iam/role:Role": "name",
+    "aws:s3/bucket:Bucket": "bucket",
+    "aws:sqs/queue:Queue": "name",
 }
 
 # EC2 id prefixes, and the ARN resource kind where the type has an ARN.
@@ -51,25 +56,34 @@ def autoname(type_: str, name: str) -> str:
 
 
 class PreviewMocks(pulumi.runtime.Mocks):
-    def __init__(self, region: str, preview: bool):
+    def __init__(self, region: str, preview: bool, existing: dict[str, dict[str, Any]] | None = None):
         self.region = region
         self.preview = preview
+        self.existing = existing or {}
+
+    def read(self, type_: str, resource_id: str) -> dict[str, Any]:
+        """State of an existing resource the program reads; empty (so unknown) unless the caller supplied it."""
+        return self.existing.get(resource_id, {})
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         """Returns the id and the computed outputs that add to the resource's inputs."""
         computed: dict[str, Any] = {}
-        if args.typ in AUTONAMED and not args.inputs.get("name"):
-            computed["name"] = autoname(args.typ, args.name)
+        name_property = AUTONAMED.get(args.typ)
+        if name_property and not args.inputs.get(name_property):
+            computed[name_property] = autoname(args.typ, args.name)
+        name = computed.get(name_property) or args.inputs.get(name_property or "name")
         if self.preview:
             return "", computed
-        resource_id = self._resource_id(args.typ, args.name, computed.get("name"))
-        computed.update(self._computed(args.typ, resource_id, computed.get("name") or args.inputs.get("name")))
+        resource_id = self._resource_id(args.typ, args.name, name)
+        computed.update(self._computed(args.typ, resource_id, name))
         return resource_id, computed
 
-    def _resource_id(self, type_: str, name: str, autonamed: str | None) -> str:
+    def _resource_id(self, type_: str, name: str, physical_name: str | None) -> str:
         if type_ in _EC2_IDS:
             return f"{_EC2_IDS[type_][0]}-{_digest(type_, name)}"
-        return autonamed or f"{name}-{_digest(type_, name, length=8)}"
+        if type_ == "aws:fsx/lustreFileSystem:LustreFileSystem":
+            return f"fs-{_digest(type_, name)}"
+        return physical_name or f"{name}-{_digest(type_, name, length=8)}"
 
     def _computed(self, type_: str, resource_id: str, name: str | None) -> dict[str, Any]:
         arn_kind = _EC2_IDS.get(type_, (None, None))[1]
@@ -80,6 +94,20 @@ class PreviewMocks(pulumi.runtime.Mocks):
                 "arn": f"arn:aws:autoscaling:{self.region}:{ACCOUNT_ID}:autoScalingGroup:"
                 f"{_digest(resource_id, length=8)}:autoScalingGroupName/{name}"
             }
+        if type_ == "aws:s3/bucket:Bucket":
+            return {"arn": f"arn:aws:s3:::{name}"}
+        if type_ == "aws:kms/key:Key":
+            key_id = f"{_digest(resource_id, length=8)}-{_digest(resource_id, 'k', length=4)}-preview"
+            return {"arn": f"arn:aws:kms:{self.region}:{ACCOUNT_ID}:key/{key_id}", "keyId": key_id}
+        if type_ in ("aws:iam/role:Role", "aws:iam/instanceProfile:InstanceProfile"):
+            kind = "role" if type_.endswith("Role") else "instance-profile"
+            return {"arn": f"arn:aws:iam::{ACCOUNT_ID}:{kind}/{name}"}
+        if type_ == "aws:cloudwatch/eventRule:EventRule":
+            return {"arn": f"arn:aws:events:{self.region}:{ACCOUNT_ID}:rule/{name}"}
+        if type_ == "aws:sqs/queue:Queue":
+            return {"arn": f"arn:aws:sqs:{self.region}:{ACCOUNT_ID}:{name}", "url": f"https://sqs.{self.region}.amazonaws.com/{ACCOUNT_ID}/{name}"}
+        if type_ == "aws:fsx/lustreFileSystem:LustreFileSystem":
+            return {"dnsName": f"{resource_id}.fsx.{self.region}.amazonaws.com", "mountName": _digest(resource_id, length=8)}
         if type_ == "aws:ec2/placementGroup:PlacementGroup":
             return {"arn": f"arn:aws:ec2:{self.region}:{ACCOUNT_ID}:placement-group/{name}", "placementGroupId": f"pg-{_digest(resource_id)}"}
         return {}

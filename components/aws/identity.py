@@ -1,0 +1,71 @@
+"""NodeIdentity: the IAM role GPU nodes run as, with exactly the permissions the node scripts use."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+SSM_CORE = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"  # Session Manager: nodes have no public IP
+
+
+@dataclass
+class NodeIdentityArgs:
+    cluster: str
+    tags: dict[str, str]
+    kms_key_arn: pulumi.Input[str] | None = None  # storage statements only when the cluster has storage
+    dataset_bucket_arn: pulumi.Input[str] | None = None
+    checkpoint_bucket_arn: pulumi.Input[str] | None = None
+
+
+class NodeIdentity(pulumi.ComponentResource):
+    """Role and instance profile: read datasets, write checkpoints, use the storage key, and complete the
+    lifecycle actions of this cluster's groups (matched by the group's `gpucluster:cluster` tag)."""
+
+    instance_profile_arn: pulumi.Output[str]
+    role_name: pulumi.Output[str]
+
+    def __init__(self, name: str, args: NodeIdentityArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("gpucluster:aws:NodeIdentity", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        role = aws.iam.Role(
+            f"{name}-role",
+            assume_role_policy=json.dumps({
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+            }),
+            tags={**args.tags, "Name": f"{name}-role"},
+            opts=child,
+        )
+        aws.iam.RolePolicyAttachment(f"{name}-ssm", role=role.name, policy_arn=SSM_CORE, opts=child)
+        aws.iam.RolePolicy(
+            f"{name}-access",
+            role=role.name,
+            policy=pulumi.Output.all(args.kms_key_arn, args.dataset_bucket_arn, args.checkpoint_bucket_arn).apply(
+                lambda values: _access_policy(args.cluster, *values)
+            ),
+            opts=child,
+        )
+        profile = aws.iam.InstanceProfile(f"{name}-profile", role=role.name, tags={**args.tags, "Name": f"{name}-profile"}, opts=child)
+        self.instance_profile_arn = profile.arn
+        self.role_name = role.name
+        self.register_outputs({"instanceProfileArn": self.instance_profile_arn, "roleName": self.role_name})
+
+
+def _access_policy(cluster: str, key_arn: str | None, datasets: str | None, checkpoints: str | None) -> str:
+    statements = [
+        {"Sid": "FinishOwnTermination", "Effect": "Allow",
+         "Action": ["autoscaling:CompleteLifecycleAction", "autoscaling:RecordLifecycleActionHeartbeat"],
+         "Resource": ["*"], "Condition": {"StringEquals": {"aws:ResourceTag/gpucluster:cluster": cluster}}},
+    ]
+    if key_arn:
+        statements += [
+            {"Sid": "ListBuckets", "Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [datasets, checkpoints]},
+            {"Sid": "ReadDatasets", "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": [f"{datasets}/*"]},
+            {"Sid": "ReadWriteCheckpoints", "Effect": "Allow",
+             "Action": ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"], "Resource": [f"{checkpoints}/*"]},
+            {"Sid": "UseStorageKey", "Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": [key_arn]},
+        ]
+    return json.dumps({"Version": "2012-10-17", "Statement": statements})

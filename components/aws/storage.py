@@ -1,0 +1,188 @@
+"""TieredStorage: the cluster's object and shared file system tiers, under one customer-managed key.
+
+Local NVMe scratch is the third tier; it lives on the nodes, set up by their user data (gpucluster.userdata).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from gpucluster.sizing import LustrePlan
+
+LUSTRE_PORTS = ((988, 988), (1018, 1023))  # FSx for Lustre: LNET, and the client port range
+DATASET_PATH = "/datasets"  # where the dataset bucket appears on the file system
+
+
+@dataclass
+class BucketLifecycle:
+    checkpoint_archive_after_days: int = 30  # then Glacier Instant Retrieval
+    noncurrent_expire_after_days: int = 30
+    abort_multipart_after_days: int = 7
+
+
+@dataclass
+class TieredStorageArgs:
+    tags: dict[str, str]
+    vpc_id: pulumi.Input[str]
+    nodes_security_group_id: pulumi.Input[str]
+    lustre: LustrePlan | None = None
+    lustre_subnet_id: pulumi.Input[str] | None = None  # the zone of the fabric pools, so traffic stays in-zone
+    lifecycle: BucketLifecycle = field(default_factory=BucketLifecycle)
+
+
+class TieredStorage(pulumi.ComponentResource):
+    """Dataset and checkpoint buckets, and (when a throughput target is set) FSx for Lustre linked to the datasets.
+
+    Buckets: customer-managed KMS key with bucket keys, all public access blocked, owner-enforced objects,
+    TLS-only policy; datasets move to Intelligent-Tiering, checkpoints are versioned and move to Glacier
+    Instant Retrieval, old versions expire. The file system is PERSISTENT_2 with LZ4 compression, the same
+    key, and a security group that admits the Lustre ports from the cluster's nodes only.
+    """
+
+    kms_key_arn: pulumi.Output[str]
+    dataset_bucket: pulumi.Output[str]
+    checkpoint_bucket: pulumi.Output[str]
+    dataset_bucket_arn: pulumi.Output[str]
+    checkpoint_bucket_arn: pulumi.Output[str]
+    file_system_id: pulumi.Output[str] | None
+    file_system_dns_name: pulumi.Output[str] | None
+    file_system_mount_name: pulumi.Output[str] | None
+
+    def __init__(self, name: str, args: TieredStorageArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("gpucluster:aws:TieredStorage", name, None, opts)
+        self._child = pulumi.ResourceOptions(parent=self)
+        self._tags = args.tags
+        key = aws.kms.Key(
+            f"{name}-key",
+            description=f"{name}: datasets, checkpoints and the shared file system",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            tags=self._tagged(f"{name}-key"),
+            opts=self._child,
+        )
+        self.kms_key_arn = key.arn
+        lifecycle = args.lifecycle
+        datasets = self._bucket(f"{name}-datasets", key, versioned=False, rules=[
+            {"id": "intelligent-tiering", "status": "Enabled", "filter": {},
+             "transitions": [{"days": 0, "storage_class": "INTELLIGENT_TIERING"}],
+             "abort_incomplete_multipart_upload": {"days_after_initiation": lifecycle.abort_multipart_after_days}},
+        ])
+        checkpoints = self._bucket(f"{name}-checkpoints", key, versioned=True, rules=[
+            {"id": "archive-old-checkpoints", "status": "Enabled", "filter": {},
+             "transitions": [{"days": lifecycle.checkpoint_archive_after_days, "storage_class": "GLACIER_IR"}],
+             "noncurrent_version_expiration": {"noncurrent_days": lifecycle.noncurrent_expire_after_days},
+             "abort_incomplete_multipart_upload": {"days_after_initiation": lifecycle.abort_multipart_after_days}},
+        ])
+        self.dataset_bucket, self.checkpoint_bucket = datasets.bucket, checkpoints.bucket
+        self.dataset_bucket_arn, self.checkpoint_bucket_arn = datasets.arn, checkpoints.arn
+
+        self.file_system_id = self.file_system_dns_name = self.file_system_mount_name = None
+        if args.lustre:
+            self._lustre(name, args, key, datasets)
+        self.register_outputs(
+            {
+                "kmsKeyArn": self.kms_key_arn,
+                "datasetBucket": self.dataset_bucket,
+                "checkpointBucket": self.checkpoint_bucket,
+                "fileSystemId": self.file_system_id,
+                "fileSystemDnsName": self.file_system_dns_name,
+                "fileSystemMountName": self.file_system_mount_name,
+            }
+        )
+
+    def _tagged(self, resource_name: str) -> dict[str, str]:
+        return {**self._tags, "Name": resource_name}
+
+    def _bucket(self, name: str, key: aws.kms.Key, versioned: bool, rules: list[dict]) -> aws.s3.Bucket:
+        opts = self._child
+        bucket = aws.s3.Bucket(name, force_destroy=False, tags=self._tagged(name), opts=opts)
+        depends = pulumi.ResourceOptions(parent=self, depends_on=[bucket])
+        aws.s3.BucketPublicAccessBlock(
+            name, bucket=bucket.id, block_public_acls=True, block_public_policy=True,
+            ignore_public_acls=True, restrict_public_buckets=True, opts=depends,
+        )
+        aws.s3.BucketOwnershipControls(name, bucket=bucket.id, rule={"object_ownership": "BucketOwnerEnforced"}, opts=depends)
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            name,
+            bucket=bucket.id,
+            rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms", "kms_master_key_id": key.arn},
+                    "bucket_key_enabled": True}],
+            opts=depends,
+        )
+        aws.s3.BucketPolicy(name, bucket=bucket.id, policy=bucket.arn.apply(_tls_only_policy), opts=depends)
+        if versioned:
+            aws.s3.BucketVersioning(name, bucket=bucket.id, versioning_configuration={"status": "Enabled"}, opts=depends)
+        aws.s3.BucketLifecycleConfiguration(name, bucket=bucket.id, rules=rules, opts=depends)
+        return bucket
+
+    def _lustre(self, name: str, args: TieredStorageArgs, key: aws.kms.Key, datasets: aws.s3.Bucket) -> None:
+        group = aws.ec2.SecurityGroup(
+            f"{name}-lustre", vpc_id=args.vpc_id, description="FSx for Lustre: Lustre ports from cluster nodes only",
+            tags=self._tagged(f"{name}-lustre"), opts=self._child,
+        )
+        for low, high in LUSTRE_PORTS:
+            for peer, peer_id in (("nodes", args.nodes_security_group_id), ("self", group.id)):
+                rule = f"{name}-lustre-{low}-{peer}"
+                aws.vpc.SecurityGroupIngressRule(
+                    rule, security_group_id=group.id, ip_protocol="tcp", from_port=low, to_port=high,
+                    referenced_security_group_id=peer_id, description=f"Lustre {low}-{high} from {peer}",
+                    tags=self._tagged(rule), opts=self._child,
+                )
+                aws.vpc.SecurityGroupEgressRule(
+                    f"{rule}-out", security_group_id=group.id, ip_protocol="tcp", from_port=low, to_port=high,
+                    referenced_security_group_id=peer_id, description=f"Lustre {low}-{high} to {peer}",
+                    tags=self._tagged(f"{rule}-out"), opts=self._child,
+                )
+        plan = args.lustre
+        file_system = aws.fsx.LustreFileSystem(
+            f"{name}-lustre",
+            deployment_type="PERSISTENT_2",
+            storage_type="SSD",
+            storage_capacity=plan.capacity_gib,
+            per_unit_storage_throughput=plan.per_unit_mbps,
+            data_compression_type="LZ4",
+            file_system_type_version="2.15",
+            kms_key_id=key.arn,
+            subnet_ids=args.lustre_subnet_id,  # one subnet: the provider takes it as a string
+            security_group_ids=[group.id],
+            tags=self._tagged(f"{name}-lustre"),
+            opts=self._child,
+        )
+        aws.fsx.DataRepositoryAssociation(
+            f"{name}-datasets",
+            file_system_id=file_system.id,
+            data_repository_path=datasets.bucket.apply(lambda bucket: f"s3://{bucket}/"),
+            file_system_path=DATASET_PATH,
+            batch_import_meta_data_on_create=True,
+            s3={
+                "auto_import_policy": {"events": ["NEW", "CHANGED", "DELETED"]},
+                "auto_export_policy": {"events": ["NEW", "CHANGED", "DELETED"]},
+            },
+            tags=self._tagged(f"{name}-datasets"),
+            opts=self._child,
+        )
+        self.file_system_id = file_system.id
+        self.file_system_dns_name = file_system.dns_name
+        self.file_system_mount_name = file_system.mount_name
+
+
+def _tls_only_policy(bucket_arn: str) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "DenyInsecureTransport",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "s3:*",
+                    "Resource": [bucket_arn, f"{bucket_arn}/*"],
+                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                }
+            ],
+        }
+    )

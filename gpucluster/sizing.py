@@ -1,0 +1,61 @@
+"""Shared file system sizing: the cheapest FSx for Lustre PERSISTENT_2 layout that meets a throughput target.
+
+Throughput is storage capacity (TiB) times the per-unit throughput tier, and both come in fixed steps
+(botocore's fsx model, CreateFileSystem: 1200 GiB, 2400 GiB, then increments of 2400 GiB; PERSISTENT_2 SSD
+tiers 125, 250, 500, 1000 MB/s/TiB). For each tier the smallest capacity that meets both the throughput
+and the capacity floor is the cheapest at that tier, so comparing one candidate per tier finds the optimum.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+import yaml
+
+PER_UNIT_THROUGHPUT = (125, 250, 500, 1000)  # MB/s per TiB
+SMALLEST_GIB, STEP_GIB = 1200, 2400
+GIB_PER_TIB = 1024
+
+
+@dataclass(frozen=True)
+class LustrePlan:
+    capacity_gib: int
+    per_unit_mbps: int
+    usd_per_gb_month: float
+
+    @property
+    def throughput_mbps(self) -> float:
+        return self.capacity_gib / GIB_PER_TIB * self.per_unit_mbps
+
+    @property
+    def monthly_usd(self) -> float:
+        # FSx bills configured capacity per GB-month; AWS's own examples price 1.2 TiB as 1,200 GB.
+        return self.capacity_gib * self.usd_per_gb_month
+
+
+def valid_capacity_at_least(gib: float) -> int:
+    if gib <= SMALLEST_GIB:
+        return SMALLEST_GIB
+    return STEP_GIB * math.ceil(gib / STEP_GIB)
+
+
+@cache
+def lustre_prices() -> dict[int, float]:
+    text = resources.files("gpucluster.catalog").joinpath("data/aws-storage.yaml").read_text()
+    table = yaml.safe_load(text)["fsx_lustre_persistent_2"]["usd_per_gb_month"]
+    return {int(tier): float(price) for tier, price in table.items()}
+
+
+def plan_lustre(target_mbps: float, min_capacity_gib: int = SMALLEST_GIB, prices: dict[int, float] | None = None) -> LustrePlan:
+    """The lowest-cost (capacity, tier) meeting `target_mbps` and `min_capacity_gib`; ties go to more throughput."""
+    prices = prices or lustre_prices()
+    candidates = [
+        LustrePlan(
+            valid_capacity_at_least(max(min_capacity_gib, target_mbps * GIB_PER_TIB / tier)), tier, prices[tier]
+        )
+        for tier in PER_UNIT_THROUGHPUT
+    ]
+    return min(candidates, key=lambda plan: (plan.monthly_usd, -plan.throughput_mbps))
