@@ -20,6 +20,7 @@ test: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/preview_scale.py
+	$(BIN)/python bench/fsx_sizing.py
 
 # Regenerates the lock files from pyproject.toml (needs uv: pip install uv).
 lock:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pulumi
 
-from gpucluster.plan import plan_pool
+from gpucluster.plan import PoolPlan, lustre_plan, plan_pool
 from gpucluster.fabric import efa_device_count
 from gpucluster.problems import Problem, SpecError, format_problems
 from gpucluster.spec import CONFIG_KEY, CONFIG_NAMESPACE, ClusterSpec
 from gpucluster.validate import load_spec
 
 from .aws import AwsGpuCluster, AwsGpuClusterArgs
+from .aws import SpotTrainingPool
 
 
 def read_spec() -> ClusterSpec:
@@ -51,8 +52,6 @@ def main() -> None:
             "(see README, 'Status')"
         )
     check_provider_region(spec)
-    if spec.storage != type(spec.storage)():
-        pulumi.log.warn("storage: tiers are validated but not deployed yet; the storage components are planned (README, 'Status')")
 
     cluster = AwsGpuCluster(spec.name, AwsGpuClusterArgs(spec))
     plans = [plan_pool(spec, pool) for pool in spec.pools]
@@ -71,10 +70,44 @@ def main() -> None:
                 "max": plan.pool.size.max,
                 "gpusPerNode": plan.gpus_per_node,
                 "efaInterfacesPerNode": efa_device_count(plan.interfaces),
-                "capacity": plan.pool.capacity.type,
+                "capacity": list(plan.pool.capacity.sources),
                 "autoScalingGroup": cluster.groups[plan.pool.name].auto_scaling_group_name,
+                **_capacity_outputs(plan, cluster),
             }
             for plan in plans
         },
     )
+    if cluster.storage:
+        pulumi.export("storage", _storage_outputs(spec, cluster))
     pulumi.export("gpus", {"min": sum(p.gpus_per_node * p.pool.size.min for p in plans), "max": sum(p.gpus_per_node * p.pool.size.max for p in plans)})
+
+
+def _capacity_outputs(plan: PoolPlan, cluster: AwsGpuCluster) -> dict:
+    capacity, group = plan.pool.capacity, cluster.groups[plan.pool.name]
+    outputs: dict = {}
+    if capacity.reservation_id:
+        outputs["reservationId"] = capacity.reservation_id
+    if capacity.block_start:
+        # Instances of a capacity block are terminated when it ends: checkpoint before this time.
+        outputs["blockStart"] = capacity.block_start.isoformat()
+        outputs["blockEnd"] = capacity.block_end.isoformat()
+    if isinstance(group, SpotTrainingPool):
+        outputs["interruptionQueueUrl"] = group.queue_url
+        outputs["checkpointTo"] = plan.pool.checkpoint.to
+    return outputs
+
+
+def _storage_outputs(spec: ClusterSpec, cluster: AwsGpuCluster) -> dict:
+    storage = cluster.storage
+    outputs = {"datasetBucket": storage.dataset_bucket, "checkpointBucket": storage.checkpoint_bucket, "kmsKeyArn": storage.kms_key_arn}
+    plan = lustre_plan(spec)
+    if plan:
+        outputs["sharedFileSystem"] = {
+            "id": storage.file_system_id,
+            "mount": spec.storage.shared.mount,
+            "capacityGiB": plan.capacity_gib,
+            "perUnitThroughputMBps": plan.per_unit_mbps,
+            "throughputMBps": round(plan.throughput_mbps),
+            "monthlyUsdUsEast1": round(plan.monthly_usd, 2),
+        }
+    return outputs

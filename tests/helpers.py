@@ -33,9 +33,9 @@ def pool(**fields) -> dict:
     return {"name": "train", "instanceType": "p5.48xlarge", "size": {"min": 2, "max": 2}, **fields}
 
 
-def preview_spec(spec: dict, preview: bool = True, region: str | None = None) -> PreviewResult:
+def preview_spec(spec: dict, preview: bool = True, region: str | None = None, existing: dict | None = None) -> PreviewResult:
     config = {"aws:region": region or spec["region"], "gpucluster:cluster": json.dumps(spec)}
-    return run_program(str(PROJECT.main), PROJECT.name, "test", config, preview=preview)
+    return run_program(str(PROJECT.main), PROJECT.name, "test", config, preview=preview, existing=existing)
 
 
 def of_type(result: PreviewResult, type_: str) -> list[Registration]:

@@ -113,11 +113,27 @@ def test_unmocked_invoke_fails_with_a_clear_message(tmp_path):
 
 
 def test_program_warnings_reach_the_diagnostics():
-    spec = {**BASE_SPEC, "pools": [{**BASE_SPEC["pools"][0], "fabric": "off"}], "storage": {"scratch": {}}}
+    spec = {**BASE_SPEC, "pools": [{**BASE_SPEC["pools"][0], "fabric": "off"},
+                                   {"name": "dev", "instanceType": "trn1.32xlarge", "size": {"max": 1}, "zones": ["us-east-1b"]}],
+            "zones": ["us-east-1a", "us-east-1b"], "storage": {"scratch": {}}}
     result = preview_spec(spec)
     messages = [m for level, m in result.diagnostics if level == "warning"]
-    assert any("pools[0].fabric" in m for m in messages)
-    assert any("storage: tiers are validated but not deployed yet" in m for m in messages)
+    assert any(m.startswith("pools[0].fabric: 'off' on p5.48xlarge") for m in messages)
+    assert not any("storage.scratch is skipped" in m for m in messages), "trn1.32xlarge has local disks"
+
+
+def test_spot_example_is_256_gpus_with_fsx_meeting_half_a_gbps_each():
+    result = preview_stack("aws-p5-spot")
+    assert result.outputs["gpus"] == {"min": 0, "max": 256}
+    shared = result.outputs["storage"]["sharedFileSystem"]
+    assert shared["throughputMBps"] >= 0.5 * 1000 * 256
+    assert result.outputs["pools"]["train"]["capacity"] == ["spot"]
+
+
+def test_capacity_block_example_is_16_fixed_nodes_with_its_window():
+    pool_outputs = preview_stack("aws-p5-capacity-block").outputs["pools"]["train"]
+    assert (pool_outputs["min"], pool_outputs["max"]) == (16, 16)
+    assert (pool_outputs["blockStart"], pool_outputs["blockEnd"]) == ("2026-12-01T11:30:00+00:00", "2026-12-15T11:30:00+00:00")
 
 
 def test_region_mismatch_between_provider_and_spec_fails():

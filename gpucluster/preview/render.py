@@ -20,7 +20,7 @@ def short_type(type_: str) -> str:
 def _tree_rows(result: PreviewResult) -> list[tuple[str, Registration]]:
     children: dict[str | None, list[Registration]] = defaultdict(list)
     stack = result.resources[0]
-    for reg in result.resources[1:]:
+    for reg in [*result.resources[1:], *result.reads]:
         children[reg.parent or stack.urn].append(reg)
     rows: list[tuple[str, Registration]] = [("", stack)]
 
@@ -44,8 +44,10 @@ def render_text(result: PreviewResult) -> str:
         "",
         f"     {'Type':<{type_width}}{'Name':<{name_width}}Plan",
     ]
+    reads = {id(r) for r in result.reads}
     for indent, reg in rows:
-        lines.append(f" +   {indent + short_type(reg.type):<{type_width}}{reg.name:<{name_width}}create")
+        mark, plan = (">", "read") if id(reg) in reads else ("+", "create")
+        lines.append(f" {mark}   {indent + short_type(reg.type):<{type_width}}{reg.name:<{name_width}}{plan}")
     if result.diagnostics:
         lines += ["", "Diagnostics:"]
         lines += [f"  {level}: {message}" for level, message in result.diagnostics]
@@ -56,6 +58,8 @@ def render_text(result: PreviewResult) -> str:
             value = json.dumps(result.outputs[key], indent=4, sort_keys=True).replace("\n", "\n    ")
             lines.append(f"    {key:<{width}}: {value}")
     lines += ["", "Resources:", f"    + {len(result.resources)} to create"]
+    if result.reads:
+        lines.append(f"    > {len(result.reads)} to read")
     return "\n".join(lines)
 
 

@@ -1,0 +1,265 @@
+"""The node scripts, run for real: RAID0 scratch in dry-run against a fake machine, the interruption watcher
+against a local server that behaves like IMDSv2."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from gpucluster import catalog
+from gpucluster.userdata import EC2_USER_DATA_LIMIT, ScratchSetup, SharedMount, Watcher, render, script
+
+SCRIPTS = Path(__file__).resolve().parent.parent / "gpucluster" / "scripts"
+INSTANCE_STORE = "Amazon EC2 NVMe Instance Storage"
+EBS = "Amazon Elastic Block Store"
+
+
+def fake_machine(root: Path, instance_store_disks: int, mounted: bool = False, array: bool = False) -> dict:
+    """A sysfs with one EBS root disk and N instance-store disks, a /proc/mounts, and a /dev."""
+    block = root / "sys" / "block"
+    models = [EBS] + [INSTANCE_STORE] * instance_store_disks
+    for index, model in enumerate(models):
+        (block / f"nvme{index}n1" / "device").mkdir(parents=True)
+        (block / f"nvme{index}n1" / "device" / "model").write_text(model + "\n")
+    mounts = root / "mounts"
+    mounts.write_text("/dev/nvme0n1p1 / ext4 rw 0 0\n" + ("/dev/md127 /scratch xfs rw,noatime 0 0\n" if mounted else ""))
+    (root / "dev" / "md").mkdir(parents=True)
+    if array:
+        (root / "dev" / "md" / "scratch").touch()
+    return {"SYSFS_ROOT": str(root / "sys"), "DEV_ROOT": str(root / "dev"), "PROC_MOUNTS": str(mounts)}
+
+
+def run_scratch(env: dict, expected: int | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, **env, "DRY_RUN": "1", "SCRATCH_MOUNT": "/scratch"}
+    if expected is not None:
+        env["EXPECTED_DISKS"] = str(expected)
+    return subprocess.run(["bash", SCRIPTS / "scratch-raid.sh"], env=env, capture_output=True, text=True, check=True)
+
+
+@pytest.mark.parametrize("entry", list(catalog.load("aws")), ids=lambda t: t.name)
+def test_scratch_stripes_every_local_disk_of_the_type(entry, tmp_path):
+    disks = entry.local_disks.count
+    out = run_scratch(fake_machine(tmp_path, disks), expected=disks).stdout
+    commands = [line[2:] for line in out.splitlines() if line.startswith("+ ")]
+    members = [f"{tmp_path}/dev/nvme{i}n1" for i in range(1, disks + 1)]
+    if disks > 1:
+        assert commands[0] == (
+            f"mdadm --create {tmp_path}/dev/md/scratch --level=0 --raid-devices={disks} --chunk=256 --run --force "
+            + " ".join(members)
+        )
+        device = f"{tmp_path}/dev/md/scratch"
+    else:
+        device = members[0]  # one disk needs no array
+    assert f"mkfs.xfs -f -L scratch {device}" in commands
+    assert commands[-2:] == [f"mount -o noatime,nodiratime {device} /scratch", "chmod 1777 /scratch"]
+    assert f"{tmp_path}/dev/nvme0n1" not in out, "the EBS root disk is never touched"
+    assert "warning" not in out
+
+
+def test_scratch_is_idempotent(tmp_path):
+    mounted = run_scratch(fake_machine(tmp_path / "a", 8, mounted=True)).stdout
+    assert "already mounted" in mounted and "+ " not in mounted
+    rebooted = run_scratch(fake_machine(tmp_path / "b", 8, array=True)).stdout
+    assert "present (reboot)" in rebooted and "mdadm --create" not in rebooted and "mkfs" not in rebooted
+    assert f"+ mount -o noatime,nodiratime {tmp_path}/b/dev/md/scratch /scratch" in rebooted
+
+
+def test_scratch_skips_types_without_local_disks(tmp_path):
+    out = run_scratch(fake_machine(tmp_path, 0)).stdout
+    assert "no local NVMe instance-store disks" in out and "+ " not in out
+
+
+def test_scratch_warns_when_the_disk_count_differs_from_the_catalog(tmp_path):
+    assert "found 4 instance-store disks, the catalog says 8" in run_scratch(fake_machine(tmp_path, 4), expected=8).stdout
+
+
+def test_fsx_mount_dry_run(tmp_path):
+    (tmp_path / "mounts").write_text("")
+    env = {**os.environ, "DRY_RUN": "1", "FSX_DNS": "fs-1.fsx.us-east-1.amazonaws.com", "FSX_MOUNT_NAME": "abcdef",
+           "FSX_MOUNT": "/fsx", "PROC_MOUNTS": str(tmp_path / "mounts")}
+    out = subprocess.run(["bash", SCRIPTS / "fsx-mount.sh"], env=env, capture_output=True, text=True, check=True).stdout
+    assert "+ mount -t lustre -o relatime,flock fs-1.fsx.us-east-1.amazonaws.com@tcp:/abcdef /fsx" in out
+
+
+class FakeImds:
+    """IMDSv2 on loopback: PUT /latest/api/token first; every GET needs the token (401 without it)."""
+
+    def __init__(self, notice_after: float | None, refuse_tokens_for: float = 0.0, expire_token_once: bool = False):
+        self.started = time.monotonic()
+        self.notice_after = notice_after
+        self.refuse_tokens_for = refuse_tokens_for
+        self.expire_token_once = expire_token_once
+        self.token = "token-1"
+        self.notice_seen_at: float | None = None
+        self.unauthorized = 0
+        imds = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def _send(self, code: int, body: str = ""):
+                self.send_response(code)
+                self.end_headers()
+                self.wfile.write(body.encode())
+
+            def do_PUT(self):
+                elapsed = time.monotonic() - imds.started
+                if self.path != "/latest/api/token" or "X-aws-ec2-metadata-token-ttl-seconds" not in self.headers:
+                    return self._send(400)
+                if elapsed < imds.refuse_tokens_for:
+                    return self._send(403)
+                self._send(200, imds.token)
+
+            def do_GET(self):
+                if self.headers.get("X-aws-ec2-metadata-token") != imds.token:
+                    imds.unauthorized += 1
+                    return self._send(401)
+                if imds.expire_token_once:
+                    imds.expire_token_once = False
+                    imds.token = "token-2"  # the next read with the old token is refused
+                    return self._send(401)
+                elapsed = time.monotonic() - imds.started
+                path = self.path.removeprefix("/latest/meta-data/")
+                if path == "spot/instance-action":
+                    if imds.notice_after is None or elapsed < imds.notice_after:
+                        return self._send(404)
+                    if imds.notice_seen_at is None:
+                        imds.notice_seen_at = time.monotonic()
+                    when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 120))
+                    return self._send(200, json.dumps({"action": "terminate", "time": when}))
+                answers = {
+                    "instance-id": "i-0123456789abcdef0",
+                    "placement/region": "us-east-1",
+                    "tags/instance/aws:autoscaling:groupName": "train-asg",
+                }
+                if path in answers:
+                    return self._send(200, answers[path])
+                self._send(404)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.endpoint = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+
+
+@pytest.fixture
+def node(tmp_path):
+    """A fake `aws` CLI that logs its calls, a checkpoint directory and a checkpoint command."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    calls = tmp_path / "aws-calls.log"
+    aws = bin_dir / "aws"
+    aws.write_text(f"#!/bin/bash\necho \"$(date +%s.%N) $*\" >> {calls}\n")
+    aws.chmod(0o755)
+    checkpoints = tmp_path / "checkpoints"
+    checkpoints.mkdir()
+    marker = tmp_path / "checkpointed"
+    command = f"echo step-1000 > {checkpoints}/latest && date +%s.%N > {marker}"
+    return {"bin": bin_dir, "calls": calls, "checkpoints": checkpoints, "marker": marker, "command": command, "tmp": tmp_path}
+
+
+def watcher_env(node, endpoint: str, destination: str = "s3://ckpt-bucket/c/train") -> dict:
+    return {
+        **os.environ,
+        "PATH": f"{node['bin']}:{os.environ['PATH']}",
+        "IMDS_ENDPOINT": endpoint,
+        "POLL_SECONDS": "0.1",
+        "CHECKPOINT_COMMAND": node["command"],
+        "CHECKPOINT_DIR": str(node["checkpoints"]),
+        "CHECKPOINT_DESTINATION": destination,
+        "LIFECYCLE_HOOK": "checkpoint-before-termination",
+        "HEARTBEAT_SECONDS": "600",
+    }
+
+
+def run_watcher(env: dict, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, SCRIPTS / "interruption-watcher.py"], env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def test_watcher_checkpoints_within_the_two_minute_window(node):
+    imds = FakeImds(notice_after=1.0)
+    try:
+        done = run_watcher(watcher_env(node, imds.endpoint))
+    finally:
+        imds.close()
+    assert done.returncode == 0, done.stdout + done.stderr
+    finished = time.monotonic()
+    assert imds.notice_seen_at is not None
+    assert finished - imds.notice_seen_at < 120, "checkpoint, copy and lifecycle call fit in the spot notice"
+    assert "spot interruption notice" in done.stdout
+    assert (node["checkpoints"] / "latest").read_text().strip() == "step-1000"
+    calls = node["calls"].read_text().splitlines()
+    sync, complete = calls[0].split(" ", 1)[1], calls[1].split(" ", 1)[1]
+    assert sync == f"s3 sync --only-show-errors {node['checkpoints']} s3://ckpt-bucket/c/train/i-0123456789abcdef0"
+    assert complete == (
+        "autoscaling complete-lifecycle-action --lifecycle-hook-name checkpoint-before-termination "
+        "--auto-scaling-group-name train-asg --instance-id i-0123456789abcdef0 --lifecycle-action-result CONTINUE "
+        "--region us-east-1"
+    )
+    checkpointed = float(node["marker"].read_text())
+    synced = float(calls[0].split(" ", 1)[0])
+    assert checkpointed <= synced, "the checkpoint command finishes before the copy starts"
+    assert imds.unauthorized == 0, "every read carried a token"
+
+
+def test_watcher_copies_to_the_shared_file_system(node):
+    imds = FakeImds(notice_after=0.3)
+    shared = node["tmp"] / "fsx" / "checkpoints" / "train"
+    try:
+        done = run_watcher(watcher_env(node, imds.endpoint, destination=str(shared)))
+    finally:
+        imds.close()
+    assert done.returncode == 0
+    assert (shared / "i-0123456789abcdef0" / "latest").read_text().strip() == "step-1000"
+
+
+def test_watcher_survives_a_missing_token_and_a_refused_one(node):
+    imds = FakeImds(notice_after=1.5, refuse_tokens_for=0.8, expire_token_once=True)
+    try:
+        done = run_watcher(watcher_env(node, imds.endpoint))
+    finally:
+        imds.close()
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "instance metadata unavailable (HTTP Error 403" in done.stdout
+    assert "complete-lifecycle-action" in node["calls"].read_text()
+
+
+def test_watcher_keeps_watching_when_imds_is_unreachable(node):
+    with __import__("socket").socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    process = subprocess.Popen([sys.executable, SCRIPTS / "interruption-watcher.py"], env=watcher_env(node, closed),
+                               stdout=subprocess.PIPE, text=True)
+    time.sleep(2)
+    still_running = process.poll() is None
+    process.terminate()
+    out, _ = process.communicate(timeout=10)
+    assert still_running, out
+    assert "instance metadata unavailable" in out
+    assert not node["calls"].exists(), "nothing is completed without a notice"
+
+
+def test_user_data_installs_every_script_and_fits_ec2s_limit():
+    text = render(
+        ScratchSetup("/scratch", 8),
+        SharedMount("fs-1.fsx.us-east-1.amazonaws.com", "abcdef", "/fsx"),
+        Watcher('kill -USR1 "$(pidof trainer)"', "/scratch/checkpoints", "s3://b/c/p", "checkpoint-before-termination", 600),
+    )
+    assert len(text.encode()) <= EC2_USER_DATA_LIMIT
+    assert script("scratch-raid.sh").rstrip() in text and script("interruption-watcher.py").rstrip() in text
+    assert 'CHECKPOINT_COMMAND="kill -USR1 \\"$(pidof trainer)\\""' in text
+    assert "systemctl enable --now gpucluster-scratch.service gpucluster-fsx.service gpucluster-watcher.service" in text
+    assert subprocess.run(["bash", "-n"], input=text, text=True).returncode == 0
+    assert render() == ""

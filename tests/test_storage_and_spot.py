@@ -1,0 +1,175 @@
+"""TieredStorage, SpotTrainingPool, NodeIdentity and the reservation check, read from the previewed graph."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pulumi
+import pytest
+
+from gpucluster.sizing import plan_lustre
+
+from .helpers import of_type, one, pool, preview_spec, spec_with
+
+ASG = "aws:autoscaling/group:Group"
+LT = "aws:ec2/launchTemplate:LaunchTemplate"
+FSX = "aws:fsx/lustreFileSystem:LustreFileSystem"
+BUCKET = "aws:s3/bucket:Bucket"
+
+SPOT = spec_with(
+    pools=[pool(size={"max": 4}, capacity={"type": "spot"}, checkpoint={"command": "pkill -USR1 trainer"})],
+    storage={"scratch": {}, "shared": {"throughputGbpsPerGpu": 0.5}, "buckets": {}},
+)
+
+
+@pytest.fixture(scope="module")
+def spot():
+    return preview_spec(SPOT, preview=False)
+
+
+def test_spot_pool_is_one_unit(spot):
+    pool_component = one(spot, "gpucluster:aws:SpotTrainingPool")
+    children = {r.type for r in spot.resources if r.parent == pool_component.urn}
+    assert children == {"gpucluster:aws:GpuInstanceGroup", "aws:sqs/queue:Queue", "aws:sqs/queuePolicy:QueuePolicy",
+                        "aws:cloudwatch/eventRule:EventRule", "aws:cloudwatch/eventTarget:EventTarget"}
+
+
+def test_spot_group_distribution_and_hook(spot):
+    asg = one(spot, ASG).inputs
+    assert asg["minSize"] == 0, "spot pools scale to zero by default"
+    assert asg["capacityRebalance"] is True
+    distribution = asg["mixedInstancesPolicy"]["instancesDistribution"]
+    assert distribution["spotAllocationStrategy"] == "price-capacity-optimized"
+    assert (distribution["onDemandBaseCapacity"], distribution["onDemandPercentageAboveBaseCapacity"]) == (0, 0)
+    assert asg["initialLifecycleHooks"] == [{"name": "checkpoint-before-termination", "heartbeatTimeout": 600,
+                                             "lifecycleTransition": "autoscaling:EC2_INSTANCE_TERMINATING",
+                                             "defaultResult": "CONTINUE"}]
+    assert "instanceMarketOptions" not in one(spot, LT).inputs
+
+
+def test_on_demand_base_with_spot_above():
+    spec = spec_with(pools=[pool(size={"max": 8}, capacity={"type": "on-demand", "fallback": ["spot"], "onDemandBase": 2})])
+    distribution = one(preview_spec(spec), ASG).inputs["mixedInstancesPolicy"]["instancesDistribution"]
+    assert (distribution["onDemandBaseCapacity"], distribution["onDemandPercentageAboveBaseCapacity"]) == (2, 0)
+
+
+def test_interruption_signals_reach_an_encrypted_queue(spot):
+    patterns = sorted(json.loads(r.inputs["eventPattern"])["detail-type"][0] for r in of_type(spot, "aws:cloudwatch/eventRule:EventRule"))
+    assert patterns == ["EC2 Instance Rebalance Recommendation", "EC2 Spot Instance Interruption Warning"]
+    queue = one(spot, "aws:sqs/queue:Queue")
+    assert queue.inputs["sqsManagedSseEnabled"] is True
+    assert {t.inputs["arn"] for t in of_type(spot, "aws:cloudwatch/eventTarget:EventTarget")} == {queue_arn(spot)}
+    policy = json.loads(one(spot, "aws:sqs/queuePolicy:QueuePolicy").inputs["policy"])["Statement"][0]
+    assert policy["Principal"] == {"Service": "events.amazonaws.com"} and policy["Action"] == "sqs:SendMessage"
+    assert len(policy["Condition"]["ArnEquals"]["aws:SourceArn"]) == 2
+
+
+def queue_arn(result):
+    url = one(result, "aws:sqs/queuePolicy:QueuePolicy").inputs["queueUrl"]
+    return f"arn:aws:sqs:us-east-1:123456789012:{url.rsplit('/', 1)[1]}"
+
+
+def test_node_user_data_wires_scratch_fsx_and_watcher(spot):
+    text = base64.b64decode(one(spot, LT).inputs["userData"]).decode()
+    fsx = one(spot, FSX)
+    assert 'EXPECTED_DISKS="8"' in text and 'SCRATCH_MOUNT="/scratch"' in text
+    assert f'FSX_DNS="{fsx_dns(spot)}"' in text
+    bucket = next(b for b in of_type(spot, BUCKET) if "checkpoints" in b.name)
+    assert 'CHECKPOINT_COMMAND="pkill -USR1 trainer"' in text
+    assert f'CHECKPOINT_DESTINATION="s3://{bucket_name(spot, bucket)}/t/train"' in text
+    assert fsx.inputs["storageCapacity"] > 0
+
+
+def fsx_dns(result):
+    outputs = next(o for urn, o in result.component_outputs.items() if "TieredStorage" in urn)
+    return outputs["fileSystemDnsName"]
+
+
+def bucket_name(result, bucket):
+    outputs = next(o for urn, o in result.component_outputs.items() if "TieredStorage" in urn)
+    return outputs["checkpointBucket"] if "checkpoints" in bucket.name else outputs["datasetBucket"]
+
+
+def test_fsx_is_sized_for_every_gpu_at_max(spot):
+    fsx = one(spot, FSX).inputs
+    expected = plan_lustre(0.5 * 1000 * 8 * 4)  # 4 nodes x 8 GPUs x 0.5 GB/s
+    assert (fsx["storageCapacity"], fsx["perUnitStorageThroughput"]) == (expected.capacity_gib, expected.per_unit_mbps)
+    assert fsx["deploymentType"] == "PERSISTENT_2" and fsx["dataCompressionType"] == "LZ4"
+    assert fsx["kmsKeyId"].startswith("arn:aws:kms:")
+    dra = one(spot, "aws:fsx/dataRepositoryAssociation:DataRepositoryAssociation").inputs
+    assert dra["s3"]["autoImportPolicy"]["events"] == ["NEW", "CHANGED", "DELETED"]
+    assert dra["dataRepositoryPath"].startswith("s3://t-storage-datasets-")
+
+
+def test_lustre_ports_open_to_the_cluster_only(spot):
+    rules = [r for r in of_type(spot, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule") if "-lustre-" in r.name]
+    assert sorted({(r.inputs["fromPort"], r.inputs["toPort"]) for r in rules}) == [(988, 988), (1018, 1023)]
+    nodes_group = next(r for r in spot.resources if r.name == "t-net-nodes")
+    lustre_group_ids = {r.inputs["securityGroupId"] for r in rules}
+    sources = {r.inputs["referencedSecurityGroupId"] for r in rules}
+    assert all("cidrIpv4" not in r.inputs for r in rules)
+    assert len(sources) == 2 and lustre_group_ids < sources, "from the nodes group and from the file system itself"
+    assert nodes_group.type == "aws:ec2/securityGroup:SecurityGroup"
+
+
+def test_buckets_are_locked_down(spot):
+    for access in of_type(spot, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"):
+        assert all(access.inputs[k] is True for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"))
+    for encryption in of_type(spot, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"):
+        rule = encryption.inputs["rules"][0]
+        assert rule["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "aws:kms" and rule["bucketKeyEnabled"] is True
+    for policy in of_type(spot, "aws:s3/bucketPolicy:BucketPolicy"):
+        statement = json.loads(policy.inputs["policy"])["Statement"][0]
+        assert statement["Effect"] == "Deny" and statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    versioned = of_type(spot, "aws:s3/bucketVersioning:BucketVersioning")
+    assert [v.name for v in versioned] == ["t-storage-checkpoints"]
+    classes = {
+        r.name: [t["storageClass"] for rule in r.inputs["rules"] for t in rule.get("transitions", [])]
+        for r in of_type(spot, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
+    }
+    assert classes == {"t-storage-datasets": ["INTELLIGENT_TIERING"], "t-storage-checkpoints": ["GLACIER_IR"]}
+    assert one(spot, "aws:kms/key:Key").inputs["enableKeyRotation"] is True
+
+
+def test_node_role_has_no_wildcard_actions(spot):
+    policy = json.loads(one(spot, "aws:iam/rolePolicy:RolePolicy").inputs["policy"])
+    actions = [a for s in policy["Statement"] for a in s["Action"]]
+    assert actions and not [a for a in actions if "*" in a]
+    assert one(spot, LT).inputs["iamInstanceProfile"]["arn"].startswith("arn:aws:iam::123456789012:instance-profile/")
+
+
+def test_plain_cluster_creates_no_storage():
+    result = preview_spec(spec_with())
+    assert of_type(result, BUCKET) == [] and of_type(result, FSX) == []
+    assert "userData" not in one(result, LT).inputs
+
+
+def test_checkpoint_to_shared_file_system():
+    spec = {**SPOT, "pools": [pool(size={"max": 4}, capacity={"type": "spot"}, checkpoint={"to": "shared"})]}
+    text = base64.b64decode(one(preview_spec(spec, preview=False), LT).inputs["userData"]).decode()
+    assert 'CHECKPOINT_DESTINATION="/fsx/checkpoints/train"' in text
+
+
+RESERVED = spec_with(pools=[pool(capacity={"type": "reservation", "reservationId": "cr-0123456789abcdef0"})])
+
+
+def test_reservation_is_read_and_matching_passes():
+    result = preview_spec(RESERVED, preview=False, existing={
+        "cr-0123456789abcdef0": {"instanceType": "p5.48xlarge", "availabilityZone": "us-east-1a"}})
+    assert [r.type for r in result.reads] == ["aws:ec2/capacityReservation:CapacityReservation"]
+
+
+@pytest.mark.parametrize(
+    "reservation, message",
+    [({"instanceType": "p4d.24xlarge", "availabilityZone": "us-east-1a"}, "has instance type p4d.24xlarge, the pool p5.48xlarge"),
+     ({"instanceType": "p5.48xlarge", "availabilityZone": "us-east-1c"}, "has zone us-east-1c, the pool ['us-east-1a']")],
+)
+def test_reservation_of_another_type_or_zone_is_refused(reservation, message):
+    with pytest.raises(pulumi.RunError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        preview_spec(RESERVED, preview=False, existing={"cr-0123456789abcdef0": reservation})
+
+
+def test_offline_reservation_details_stay_unknown_and_unchecked():
+    result = preview_spec(RESERVED)
+    assert len(result.reads) == 1 and result.reads[0].inputs == {"id": "cr-0123456789abcdef0"}
