@@ -82,13 +82,32 @@ def _args(value):
     return "unknown" if value == "<computed>" else value
 
 
+def _dependency_order(graph: list[dict]) -> list[dict]:
+    """Each node after its parent and after every resource its inputs came from."""
+    by_urn = {node["urn"]: node for node in graph}
+    ordered, done = [], set()
+
+    def visit(node: dict) -> None:
+        if node["urn"] in done:
+            return
+        done.add(node["urn"])
+        for urn in [node["parent"], *(u for urns in node["dependencies"].values() for u in urns)]:
+            if urn in by_urn:
+                visit(by_urn[urn])
+        ordered.append(node)
+
+    for node in graph:
+        visit(node)
+    return ordered
+
+
 def run_floor(workdir: Path) -> dict:
     import asyncio
     import importlib
 
     import pulumi
 
-    graph = json.loads((workdir / "graph.json").read_text())
+    graph = _dependency_order(json.loads((workdir / "graph.json").read_text()))
 
     class Echo(pulumi.runtime.Mocks):
         def new_resource(self, args):
