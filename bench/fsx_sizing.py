@@ -1,7 +1,7 @@
 """FSx for Lustre sizing from a throughput target, against the common fixed default (1.2 TiB at 250 MB/s/TiB).
 
 For 16, 64 and 256 GPUs and 0.25 / 0.5 / 1 GB/s per GPU: the chosen capacity and tier, the throughput it
-delivers, its monthly cost (us-east-1 list prices in gpucluster/catalog/data/aws-storage.yaml), and a
+delivers, its monthly cost (us-east-1 list prices in gpucluster/cost/data/aws.yaml), and a
 brute-force check over every valid layout that no cheaper one meets the target.
 Run: .venv/bin/python bench/fsx_sizing.py
 """

@@ -1,4 +1,4 @@
-"""`gpucluster`: offline preview, spec schema and catalog listing.
+"""`gpucluster`: offline preview, cost estimates, spec schema and catalog listing.
 
 Exit codes: 0 ok; 1 the preview failed; 2 invalid input or usage (nothing was run).
 """
@@ -15,7 +15,9 @@ from pathlib import Path
 import pulumi
 
 from . import catalog
-from .preview.engine import run_program
+from .cost import estimate
+from .cost.render import diff, render_cost, render_diff
+from .preview.engine import PreviewResult, run_program
 from .preview.render import as_json, render_text
 from .preview.stackfile import StackFileError, find_project, load_project, stack_config
 from .problems import SpecError
@@ -36,7 +38,8 @@ def _progress(count: int) -> None:
         print(f"\r  registered {count} resources...", end="", file=sys.stderr, flush=True)
 
 
-def cmd_preview(args: argparse.Namespace) -> int:
+def _preview(args: argparse.Namespace, quiet: bool) -> PreviewResult | int:
+    """Run the offline preview of `args.stack`; an exit code when it cannot."""
     try:
         project = load_project(Path(args.project)) if args.project else find_project(Path.cwd())
         config = stack_config(project, args.stack)
@@ -53,9 +56,9 @@ def cmd_preview(args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         return EXIT_USAGE
 
-    show_progress = sys.stderr.isatty() and not args.json
+    show_progress = sys.stderr.isatty() and not quiet
     try:
-        result = run_program(
+        return run_program(
             str(project.main), project.name, args.stack, config, on_register=_progress if show_progress else None
         )
     except pulumi.RunError as exc:
@@ -72,11 +75,47 @@ def cmd_preview(args: argparse.Namespace) -> int:
         if show_progress:
             print("\r" + " " * 40 + "\r", end="", file=sys.stderr)
 
+
+def _with_cost(result: PreviewResult) -> dict:
+    document = as_json(result)
+    document["cost"] = estimate(document["resources"])
+    return document
+
+
+def cmd_preview(args: argparse.Namespace) -> int:
+    result = _preview(args, quiet=args.json)
+    if isinstance(result, int):
+        return result
+    document = _with_cost(result)
     if args.json:
-        json.dump(as_json(result), sys.stdout, indent=2, sort_keys=True)
+        json.dump(document, sys.stdout, indent=2, sort_keys=True)
         print()
     else:
         print(render_text(result))
+        print()
+        print(render_cost(document["cost"]))
+    return EXIT_OK
+
+
+def cmd_cost(args: argparse.Namespace) -> int:
+    markdown = args.format == "markdown"
+    if args.diff:
+        try:
+            base, head = (json.loads(Path(p).read_text())["cost"] for p in args.diff)
+            change = diff(base, head)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            print(f"error: --diff needs two preview JSON files (gpucluster preview STACK --json): {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        print(json.dumps(change, indent=2) if args.format == "json" else render_diff(change, markdown))
+        return EXIT_OK
+    if not args.stack:
+        print("error: give a STACK, or --diff BASE.json HEAD.json", file=sys.stderr)
+        return EXIT_USAGE
+    result = _preview(args, quiet=True)
+    if isinstance(result, int):
+        return result
+    cost = _with_cost(result)["cost"]
+    print(json.dumps(cost, indent=2, sort_keys=True) if args.format == "json" else render_cost(cost, markdown))
     return EXIT_OK
 
 
@@ -121,6 +160,13 @@ def build_parser() -> argparse.ArgumentParser:
     preview.add_argument("--json", action="store_true", help="print the preview as JSON (README, 'Preview JSON')")
     preview.add_argument("--project", help="project folder (default: the nearest Pulumi.yaml at or above here)")
     preview.set_defaults(func=cmd_preview)
+
+    cost = sub.add_parser("cost", help="cost estimate of a stack, or the change between two previews")
+    cost.add_argument("stack", nargs="?", help="stack name: previews it offline and prices the result")
+    cost.add_argument("--diff", nargs=2, metavar=("BASE.json", "HEAD.json"), help="two `preview --json` outputs")
+    cost.add_argument("--format", choices=["text", "markdown", "json"], default="text")
+    cost.add_argument("--project", help="project folder (default: the nearest Pulumi.yaml at or above here)")
+    cost.set_defaults(func=cmd_cost)
 
     schema = sub.add_parser("schema", help="print the JSON Schema of the cluster spec")
     schema.add_argument("--output", "-o", help="write to this file instead of standard output")

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import cache
-from importlib import resources
 
-import yaml
+from .cost import prices
 
 PER_UNIT_THROUGHPUT = (125, 250, 500, 1000)  # MB/s per TiB
 SMALLEST_GIB, STEP_GIB = 1200, 2400
@@ -42,11 +40,11 @@ def valid_capacity_at_least(gib: float) -> int:
     return STEP_GIB * math.ceil(gib / STEP_GIB)
 
 
-@cache
-def lustre_prices() -> dict[int, float]:
-    text = resources.files("gpucluster.catalog").joinpath("data/aws-storage.yaml").read_text()
-    table = yaml.safe_load(text)["fsx_lustre_persistent_2"]["usd_per_gb_month"]
-    return {int(tier): float(price) for tier, price in table.items()}
+def lustre_prices(region: str = "us-east-1") -> dict[int, float]:
+    """USD per GB-month by tier; the us-east-1 list when the region has none (the choice depends on ratios)."""
+    book = prices.load("aws")
+    storage = book.region_services(region).fsx_lustre_persistent_2_gb_month or book.region_services("us-east-1").fsx_lustre_persistent_2_gb_month
+    return {int(tier): float(price) for tier, price in storage.items() if tier != "sources"}
 
 
 def plan_lustre(target_mbps: float, min_capacity_gib: int = SMALLEST_GIB, prices: dict[int, float] | None = None) -> LustrePlan:

@@ -82,6 +82,11 @@ class AwsGpuCluster(pulumi.ComponentResource):
                 nodes_security_group_id=self.network.nodes_security_group_id,
                 lustre=lustre_plan(spec),
                 lustre_subnet_id=self.network.private_subnet_ids[storage_zone(spec)] if spec.storage.shared else None,
+                expected_tb=(
+                    {"datasets": spec.storage.buckets.dataset_size_tb, "checkpoints": spec.storage.buckets.checkpoint_size_tb}
+                    if spec.storage.buckets
+                    else {}
+                ),
             ),
             opts=self._child,
         )

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from gpucluster.cost.model import EXPECTED_SIZE_TAG
 from gpucluster.sizing import LustrePlan
 
 LUSTRE_PORTS = ((988, 988), (1018, 1023))  # FSx for Lustre: LNET, and the client port range
@@ -32,6 +33,7 @@ class TieredStorageArgs:
     lustre: LustrePlan | None = None
     lustre_subnet_id: pulumi.Input[str] | None = None  # the zone of the fabric pools, so traffic stays in-zone
     lifecycle: BucketLifecycle = field(default_factory=BucketLifecycle)
+    expected_tb: dict[str, float] = field(default_factory=dict)  # "datasets"/"checkpoints" -> TB, for cost estimates
 
 
 class TieredStorage(pulumi.ComponentResource):
@@ -70,13 +72,13 @@ class TieredStorage(pulumi.ComponentResource):
             {"id": "intelligent-tiering", "status": "Enabled", "filter": {},
              "transitions": [{"days": 0, "storage_class": "INTELLIGENT_TIERING"}],
              "abort_incomplete_multipart_upload": {"days_after_initiation": lifecycle.abort_multipart_after_days}},
-        ])
+        ], expected_tb=args.expected_tb.get("datasets", 0))
         checkpoints = self._bucket(f"{name}-checkpoints", key, versioned=True, rules=[
             {"id": "archive-old-checkpoints", "status": "Enabled", "filter": {},
              "transitions": [{"days": lifecycle.checkpoint_archive_after_days, "storage_class": "GLACIER_IR"}],
              "noncurrent_version_expiration": {"noncurrent_days": lifecycle.noncurrent_expire_after_days},
              "abort_incomplete_multipart_upload": {"days_after_initiation": lifecycle.abort_multipart_after_days}},
-        ])
+        ], expected_tb=args.expected_tb.get("checkpoints", 0))
         self.dataset_bucket, self.checkpoint_bucket = datasets.bucket, checkpoints.bucket
         self.dataset_bucket_arn, self.checkpoint_bucket_arn = datasets.arn, checkpoints.arn
 
@@ -97,9 +99,12 @@ class TieredStorage(pulumi.ComponentResource):
     def _tagged(self, resource_name: str) -> dict[str, str]:
         return {**self._tags, "Name": resource_name}
 
-    def _bucket(self, name: str, key: aws.kms.Key, versioned: bool, rules: list[dict]) -> aws.s3.Bucket:
+    def _bucket(self, name: str, key: aws.kms.Key, versioned: bool, rules: list[dict], expected_tb: float) -> aws.s3.Bucket:
         opts = self._child
-        bucket = aws.s3.Bucket(name, force_destroy=False, tags=self._tagged(name), opts=opts)
+        tags = self._tagged(name)
+        if expected_tb:
+            tags[EXPECTED_SIZE_TAG] = f"{expected_tb:g}"  # the cost estimate reads it from the graph
+        bucket = aws.s3.Bucket(name, force_destroy=False, tags=tags, opts=opts)
         depends = pulumi.ResourceOptions(parent=self, depends_on=[bucket])
         aws.s3.BucketPublicAccessBlock(
             name, bucket=bucket.id, block_public_acls=True, block_public_policy=True,

@@ -16,7 +16,6 @@ from .models import (
     GcpFabric,
     InstanceType,
     LocalDisks,
-    Price,
     Source,
 )
 
@@ -29,7 +28,6 @@ __all__ = [
     "GcpFabric",
     "InstanceType",
     "LocalDisks",
-    "Price",
     "Source",
     "load",
 ]

@@ -79,11 +79,6 @@ class LocalDisks(_Strict):
         return self.count * self.size_gb
 
 
-class Price(_Strict):
-    on_demand: float | None = Field(default=None, ge=0, description="USD per instance-hour")
-    spot: float | None = Field(default=None, ge=0, description="USD per instance-hour, a recent observation")
-
-
 class InstanceType(_Strict):
     name: str
     cloud: Cloud
@@ -96,15 +91,7 @@ class InstanceType(_Strict):
     capacity_types: tuple[CapacityType, ...] = ("on-demand", "spot")
     placement_strategies: tuple[str, ...] = ()
     zones: dict[str, tuple[str, ...]] = Field(description="region -> zones where the type is offered")
-    prices: dict[str, Price] = Field(default_factory=dict, description="region -> price")
     sources: tuple[Source, ...]
-
-    @model_validator(mode="after")
-    def _priced_where_offered(self) -> InstanceType:
-        unoffered = sorted(set(self.prices) - set(self.zones))
-        if unoffered:
-            raise ValueError(f"{self.name}: priced in {unoffered} where it is not offered")
-        return self
 
     @property
     def regions(self) -> tuple[str, ...]:

@@ -1,0 +1,288 @@
+"""The cost model: prices the previewed resource graph (the resources the preview JSON lists), not the spec.
+
+Every resource is either priced, known to cost nothing by itself, or listed as unpriced with the reason;
+nothing is counted as zero silently. Groups are priced at their min, desired and max sizes. Power beside
+money: the GPU nodes' draw from the accelerators' board power plus the host around them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..catalog import load as load_catalog
+from .prices import HOURS_PER_MONTH, PriceBook
+from .prices import load as load_prices
+
+SCALES = ("min", "desired", "max")
+# Whole-system power over accelerator power for an 8-GPU HGX node: NVIDIA DGX H100 datasheet, 10.2 kW system
+# maximum for 8 x 700 W GPUs (5.6 kW). Applied to every GPU node as the host overhead.
+HOST_POWER_FACTOR = 10.2 / 5.6
+
+# Types that cost nothing by themselves (their cost, if any, is in the resources that use them).
+FREE = {
+    "aws:cloudwatch/eventRule:EventRule",  # rules on AWS service events are free
+    "aws:cloudwatch/eventTarget:EventTarget",
+    "aws:ec2/internetGateway:InternetGateway",
+    "aws:ec2/launchTemplate:LaunchTemplate",  # priced through the group that launches it
+    "aws:ec2/placementGroup:PlacementGroup",
+    "aws:ec2/route:Route",
+    "aws:ec2/routeTable:RouteTable",
+    "aws:ec2/routeTableAssociation:RouteTableAssociation",
+    "aws:ec2/securityGroup:SecurityGroup",
+    "aws:ec2/subnet:Subnet",
+    "aws:ec2/vpc:Vpc",
+    "aws:fsx/dataRepositoryAssociation:DataRepositoryAssociation",
+    "aws:iam/instanceProfile:InstanceProfile",
+    "aws:iam/role:Role",
+    "aws:iam/rolePolicy:RolePolicy",
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+    "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
+    "aws:s3/bucketPolicy:BucketPolicy",
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+    "aws:s3/bucketVersioning:BucketVersioning",
+    "aws:sqs/queuePolicy:QueuePolicy",
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule",
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
+}
+EXPECTED_SIZE_TAG = "gpucluster:expected-size-tb"  # how a bucket's expected size reaches the graph
+
+
+@dataclass
+class Line:
+    resource: str
+    name: str
+    kind: str
+    description: str
+    hourly: dict[str, float]  # by scale
+    pool: str | None = None
+    note: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        data = {
+            "resource": self.resource,
+            "name": self.name,
+            "kind": self.kind,
+            "description": self.description,
+            "hourly": _rounded(self.hourly),
+            "monthly": _rounded({k: v * HOURS_PER_MONTH for k, v in self.hourly.items()}),
+        }
+        if self.pool:
+            data["pool"] = self.pool
+        if self.note:
+            data["note"] = self.note
+        return data
+
+
+@dataclass
+class Unpriced:
+    resource: str
+    type: str
+    reason: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"resource": self.resource, "type": self.type, "reason": self.reason}
+
+
+def _rounded(values: dict[str, float]) -> dict[str, float]:
+    return {k: round(v, 4) for k, v in values.items()}
+
+
+def _flat(value: float) -> dict[str, float]:
+    return {scale: value for scale in SCALES}
+
+
+def _tags(inputs: dict) -> dict[str, str]:
+    tags = inputs.get("tags") or {}
+    if isinstance(tags, list):  # auto scaling groups list their tags
+        return {t.get("key"): t.get("value") for t in tags if isinstance(t, dict)}
+    return tags if isinstance(tags, dict) else {}
+
+
+class _Estimator:
+    def __init__(self, resources: list[dict[str, Any]], book: PriceBook):
+        self.resources = resources
+        self.book = book
+        self.catalog = load_catalog(book.cloud)
+        providers = [r for r in resources if r["type"] == f"pulumi:providers:{book.cloud}"]
+        self.default_region = (providers[0]["inputs"].get("region") if providers else None) or ""
+        self.lines: list[Line] = []
+        self.unpriced: list[Unpriced] = []
+        self.power_nodes: list[tuple[str, dict[str, int], float]] = []  # pool, nodes by scale, kW per node
+        self.power_unknown: set[str] = set()
+        self.pools: dict[str, dict[str, Any]] = {}  # pool -> GPUs by scale, on-demand $/GPU-hour, fully priced?
+
+    def region(self, resource: dict) -> str:
+        region = resource["inputs"].get("region")
+        return region if isinstance(region, str) and region != "<computed>" else self.default_region
+
+    def skip(self, resource: dict, reason: str) -> None:
+        self.unpriced.append(Unpriced(resource["urn"], resource["type"], reason))
+
+    def run(self) -> None:
+        templates = {r["parent"]: r for r in self.resources if r["type"] == "aws:ec2/launchTemplate:LaunchTemplate"}
+        for resource in self.resources:
+            type_ = resource["type"]
+            if type_.startswith("pulumi:") or type_.startswith("gpucluster:") or type_ in FREE:
+                continue
+            handler = {
+                "aws:autoscaling/group:Group": lambda r: self.group(r, templates.get(r["parent"])),
+                "aws:fsx/lustreFileSystem:LustreFileSystem": self.lustre,
+                "aws:s3/bucket:Bucket": self.bucket,
+                "aws:ec2/natGateway:NatGateway": lambda r: self.hourly(r, "nat_gateway_hour", "NAT gateway", "plus data processed, not estimated"),
+                "aws:ec2/eip:Eip": lambda r: self.hourly(r, "public_ipv4_hour", "public IPv4 address"),
+                "aws:kms/key:Key": lambda r: self.hourly(r, "kms_key_month", "KMS key", "plus requests, not estimated", per_month=True),
+                "aws:ec2/vpcEndpoint:VpcEndpoint": self.endpoint,
+                "aws:sqs/queue:Queue": lambda r: self.skip(r, "billed per request; no request volume to estimate from"),
+            }.get(type_)
+            if handler:
+                handler(resource)
+            else:
+                self.skip(resource, f"the cost model has no price for {type_}")
+
+    def hourly(self, resource: dict, table: str, what: str, note: str | None = None, per_month: bool = False) -> None:
+        price = self.book.region_services(self.region(resource)).price(table)
+        if price is None:
+            return self.skip(resource, f"no {table} price for {self.region(resource)} in the price book")
+        hourly = price / HOURS_PER_MONTH if per_month else price
+        self.lines.append(Line(resource["urn"], resource["name"], "network" if "nat" in table or "ipv4" in table else "security",
+                               what, _flat(hourly), note=note))
+
+    def endpoint(self, resource: dict) -> None:
+        if resource["inputs"].get("vpcEndpointType") != "Gateway":
+            self.skip(resource, "interface endpoints are priced per hour and GB; not in the price book")
+        # gateway endpoints (S3, DynamoDB) cost nothing
+
+    def lustre(self, resource: dict) -> None:
+        inputs = resource["inputs"]
+        capacity, tier = inputs.get("storageCapacity"), inputs.get("perUnitStorageThroughput")
+        table = self.book.region_services(self.region(resource)).fsx_lustre_persistent_2_gb_month or {}
+        price = table.get(tier) if isinstance(tier, int) else None
+        if inputs.get("deploymentType") != "PERSISTENT_2" or not isinstance(capacity, int) or price is None:
+            return self.skip(resource, f"no FSx for Lustre price for {inputs.get('deploymentType')} at {tier} MB/s/TiB in {self.region(resource)}")
+        self.lines.append(Line(resource["urn"], resource["name"], "file system",
+                               f"FSx for Lustre {capacity:,} GiB at {tier} MB/s/TiB", _flat(capacity * price / HOURS_PER_MONTH)))
+
+    def bucket(self, resource: dict) -> None:
+        size = _tags(resource["inputs"]).get(EXPECTED_SIZE_TAG)
+        if size is None:
+            return self.skip(resource, f"no expected size (tag {EXPECTED_SIZE_TAG}); S3 is billed by what is stored")
+        lifecycle = next((r for r in self.resources if r["type"] == "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
+                          and r["name"] == resource["name"]), None)
+        storage_class = "STANDARD"
+        for rule in (lifecycle or {}).get("inputs", {}).get("rules", []):
+            for transition in rule.get("transitions", []):
+                if transition.get("days") == 0:
+                    storage_class = transition.get("storageClass", storage_class)  # stored in that class from day 0
+        price = self.book.region_services(self.region(resource)).price("s3_gb_month", storage_class)
+        if price is None:
+            return self.skip(resource, f"no S3 {storage_class} price for {self.region(resource)}")
+        gb = float(size) * 1000
+        self.lines.append(Line(resource["urn"], resource["name"], "object storage", f"S3 {storage_class}, {float(size):g} TB expected",
+                               _flat(gb * price / HOURS_PER_MONTH), note="requests and transfer not estimated"))
+
+    def group(self, resource: dict, template: dict | None) -> None:
+        inputs = resource["inputs"]
+        if template is None:
+            return self.skip(resource, "its launch template is not in the graph, so its instance type is unknown")
+        policy = inputs.get("mixedInstancesPolicy") or {}
+        overrides = (policy.get("launchTemplate") or {}).get("overrides") or []
+        instance_type = template["inputs"].get("instanceType") or (overrides[0].get("instanceType") if overrides else None)
+        if instance_type not in self.catalog:
+            return self.skip(resource, f"instance type {instance_type!r} is not in the catalog")
+        instance = self.catalog[instance_type]
+        region = self.region(resource)
+        nodes = {"min": inputs.get("minSize", 0), "desired": inputs.get("desiredCapacity", inputs.get("minSize", 0)), "max": inputs.get("maxSize", 0)}
+        pool = _tags(inputs).get("gpucluster:pool") or resource["name"]
+        distribution = policy.get("instancesDistribution") or {}
+        market = (template["inputs"].get("instanceMarketOptions") or {}).get("marketType")
+        price = self.book.instance(region, instance_type)
+        if market == "capacity-block":
+            rates = {"capacity-block": {s: n for s, n in nodes.items()}}
+        else:
+            base = distribution.get("onDemandBaseCapacity", 0)
+            above = distribution.get("onDemandPercentageAboveBaseCapacity", 100)
+            spot = {s: round(max(0, n - base) * (100 - above) / 100) for s, n in nodes.items()}
+            rates = {"on-demand": {s: nodes[s] - spot[s] for s in SCALES}, "spot": spot}
+        self.power(pool, instance, nodes)
+        on_demand = price.on_demand if price else None
+        self.pools[pool] = {
+            "gpus": {s: nodes[s] * instance.gpus for s in SCALES},
+            "onDemandUsdPerGpuHour": round(on_demand / instance.gpus, 4) if on_demand else None,
+            "complete": True,
+        }
+        for kind, counts in rates.items():
+            if not any(counts.values()):
+                continue
+            unit = getattr(price, kind.replace("-", "_"), None) if price else None
+            if unit is None:
+                self.pools[pool]["complete"] = False
+                self.unpriced.append(Unpriced(resource["urn"], resource["type"],
+                                              f"no {kind} price for {instance_type} in {region} in the price book "
+                                              f"(`gpucluster prices refresh --cloud {self.book.cloud}`); {max(counts.values())} node(s) unpriced"))
+                continue
+            self.lines.append(Line(resource["urn"], resource["name"], "instances",
+                                   f"{instance_type} {kind} at ${unit:,.2f}/h", {s: counts[s] * unit for s in SCALES},
+                                   pool=pool))
+        self.root_volumes(resource, template, nodes, pool, region)
+
+    def root_volumes(self, resource: dict, template: dict, nodes: dict[str, int], pool: str, region: str) -> None:
+        sizes = [m.get("ebs", {}).get("volumeSize", 0) for m in template["inputs"].get("blockDeviceMappings", [])]
+        types = {m.get("ebs", {}).get("volumeType") for m in template["inputs"].get("blockDeviceMappings", [])}
+        if not sizes:
+            return
+        price = self.book.region_services(region).price("ebs_gp3_gb_month")
+        if types != {"gp3"} or price is None:
+            return self.skip(template, f"no price for {sorted(t for t in types if t)} volumes in {region}")
+        per_node = sum(sizes) * price / HOURS_PER_MONTH
+        self.lines.append(Line(resource["urn"], f"{resource['name']}-volumes", "block storage",
+                               f"{sum(sizes)} GB gp3 per node", {s: nodes[s] * per_node for s in SCALES}, pool=pool))
+
+    def power(self, pool: str, instance, nodes: dict[str, int]) -> None:
+        watts = instance.accelerator.board_power_w
+        if watts is None:
+            self.power_unknown.add(instance.name)
+            return
+        self.power_nodes.append((pool, nodes, instance.accelerator.count * watts * HOST_POWER_FACTOR / 1000))
+
+
+def _sum(dicts: list[dict[str, float]]) -> dict[str, float]:
+    return {s: sum(d.get(s, 0) for d in dicts) for s in SCALES}
+
+
+def estimate(resources: list[dict[str, Any]], cloud: str = "aws", book: PriceBook | None = None) -> dict[str, Any]:
+    """The `cost` section of the preview JSON for these resources."""
+    estimator = _Estimator(resources, book or load_prices(cloud))
+    estimator.run()
+    lines = estimator.lines
+    pools: dict[str, dict[str, Any]] = {}
+    for pool, info in sorted(estimator.pools.items()):
+        hourly = _sum([line.hourly for line in lines if line.pool == pool])
+        gpus = info["gpus"]
+        pools[pool] = {
+            "hourly": _rounded(hourly),
+            "monthly": _rounded({s: v * HOURS_PER_MONTH for s, v in hourly.items()}),
+            "gpus": gpus,
+            "gpuHoursPerMonth": {s: v * HOURS_PER_MONTH for s, v in gpus.items()},
+            # The plan's cost per GPU-hour at max size, only when every node of the pool is priced.
+            "usdPerGpuHour": round(hourly["max"] / gpus["max"], 4) if gpus["max"] and info["complete"] else None,
+            "onDemandUsdPerGpuHour": info["onDemandUsdPerGpuHour"],
+        }
+    hourly = _sum([line.hourly for line in lines])
+    kw = _sum([{s: nodes[s] * per_node for s in SCALES} for _, nodes, per_node in estimator.power_nodes])
+    return {
+        "currency": estimator.book.currency,
+        "hoursPerMonth": HOURS_PER_MONTH,
+        "lines": [line.as_dict() for line in lines],
+        "pools": pools,
+        "total": {"hourly": _rounded(hourly), "monthly": _rounded({s: v * HOURS_PER_MONTH for s, v in hourly.items()})},
+        "power": {
+            "kw": _rounded(kw),
+            "kwhPerMonth": _rounded({s: v * HOURS_PER_MONTH for s, v in kw.items()}),
+            "assumption": f"accelerator board power x {HOST_POWER_FACTOR:.2f} for the host (NVIDIA DGX H100: 10.2 kW system, 5.6 kW GPUs)",
+            "unknownFor": sorted(estimator.power_unknown),
+        },
+        "unpriced": [u.as_dict() for u in estimator.unpriced],
+    }
