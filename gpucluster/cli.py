@@ -119,6 +119,30 @@ def cmd_cost(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_prices_refresh(args: argparse.Namespace) -> int:
+    from .cost import refresh  # boto3 clients only when asked for
+
+    if args.cloud != "aws":
+        print("error: --cloud gcp is not implemented yet (README, 'Status'); the GCP price file is edited by hand", file=sys.stderr)
+        return EXIT_USAGE
+    import boto3
+
+    book = refresh.parse(refresh.price_file("aws").read_text())
+    regions = args.region or sorted(book.instances)
+    try:
+        # The Price List API answers from us-east-1 for every region.
+        refresh.refresh_aws(regions, boto3.client("pricing", region_name="us-east-1"),
+                            lambda region: boto3.client("ec2", region_name=region))
+    except refresh.RefreshError as exc:
+        print(f"error: {exc}; the price file is unchanged", file=sys.stderr)
+        return EXIT_FAILED
+    except Exception as exc:  # credentials, network: botocore says which
+        print(f"error: {type(exc).__name__}: {exc}; the price file is unchanged", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"refreshed {refresh.price_file('aws')} for {', '.join(regions)}")
+    return EXIT_OK
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     schema = ClusterSpec.model_json_schema(by_alias=True)
     schema["title"] = f"gpucluster cluster spec (stack config key {CONFIG_NAMESPACE}:{CONFIG_KEY})"
@@ -167,6 +191,13 @@ def build_parser() -> argparse.ArgumentParser:
     cost.add_argument("--format", choices=["text", "markdown", "json"], default="text")
     cost.add_argument("--project", help="project folder (default: the nearest Pulumi.yaml at or above here)")
     cost.set_defaults(func=cmd_cost)
+
+    prices_cmd = sub.add_parser("prices", help="price books")
+    prices_sub = prices_cmd.add_subparsers(dest="prices_command", required=True, parser_class=_Parser)
+    refresh_cmd = prices_sub.add_parser("refresh", help="rewrite instance prices from the cloud's pricing APIs")
+    refresh_cmd.add_argument("--cloud", choices=["aws", "gcp"], required=True)
+    refresh_cmd.add_argument("--region", action="append", help="region to refresh (repeatable; default: those in the file)")
+    refresh_cmd.set_defaults(func=cmd_prices_refresh)
 
     schema = sub.add_parser("schema", help="print the JSON Schema of the cluster spec")
     schema.add_argument("--output", "-o", help="write to this file instead of standard output")

@@ -7,7 +7,7 @@ from importlib import resources
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..catalog import Source
 
@@ -36,6 +36,12 @@ class RegionServices(_Strict):
     nat_gateway_hour: dict[str, float | list[str]] | None = None
     public_ipv4_hour: dict[str, float | list[str]] | None = None
     kms_key_month: dict[str, float | list[str]] | None = None
+
+    @field_validator("fsx_lustre_persistent_2_gb_month", mode="before")
+    @classmethod
+    def _tiers_are_numbers(cls, table: dict | None) -> dict | None:
+        # JSON round trips turn the MB/s/TiB tier keys into strings; keep them numbers.
+        return {int(k) if str(k).isdigit() else k: v for k, v in table.items()} if table else table
 
     def price(self, table: str, key: str | int = "price") -> float | None:
         values = getattr(self, table)

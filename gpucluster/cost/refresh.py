@@ -1,0 +1,173 @@
+"""Price refresh from the clouds' own APIs, all or nothing: the price file changes only when every answer
+was complete and well formed.
+
+AWS: the Price List API (`pricing.get_products`: Linux, shared tenancy, no pre-installed software, capacity
+status Used, on-demand market) for on-demand prices, and `ec2.describe_spot_price_history` for spot, keeping
+per region the highest of the latest price in each zone (a conservative figure for a pool that may land in
+any of them). Capacity-block rates and service prices are kept as they are.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..catalog import load as load_catalog
+from .prices import PriceBook, parse, price_file
+
+Progress = Callable[[int, int, str], None]
+
+
+class RefreshError(Exception):
+    """A response was malformed or incomplete; the price file was not touched."""
+
+
+def progress_bar(done: int, total: int, label: str) -> None:
+    width = 30
+    filled = int(width * done / total) if total else width
+    end = "\n" if done == total else ""
+    if sys.stderr.isatty():
+        print(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {label:<40}", end=end, file=sys.stderr, flush=True)
+    elif done == total or done % 10 == 0:
+        print(f"{done}/{total} {label}", file=sys.stderr, flush=True)
+
+
+def _on_demand_filters(region: str, instance_type: str) -> list[dict[str, str]]:
+    fields = {
+        "regionCode": region,
+        "instanceType": instance_type,
+        "operatingSystem": "Linux",
+        "tenancy": "Shared",
+        "preInstalledSw": "NA",
+        "capacitystatus": "Used",
+        "marketoption": "OnDemand",
+    }
+    return [{"Type": "TERM_MATCH", "Field": field, "Value": value} for field, value in fields.items()]
+
+
+def _hourly_usd(product_json: str, region: str, instance_type: str) -> float:
+    where = f"{instance_type} in {region}"
+    try:
+        product = json.loads(product_json)
+        offers = product["terms"]["OnDemand"]
+        dimensions = [d for offer in offers.values() for d in offer["priceDimensions"].values()]
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise RefreshError(f"malformed Price List product for {where}: {type(exc).__name__}: {exc}") from None
+    hourly = [d for d in dimensions if d.get("unit") == "Hrs"]
+    if len(hourly) != 1:
+        raise RefreshError(f"expected one hourly price dimension for {where}, found {len(hourly)}")
+    try:
+        return float(hourly[0]["pricePerUnit"]["USD"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise RefreshError(f"no USD hourly price for {where}: {exc}") from None
+
+
+def fetch_on_demand(pricing, region: str, instance_type: str) -> float:
+    products = []
+    for page in pricing.get_paginator("get_products").paginate(
+        ServiceCode="AmazonEC2", Filters=_on_demand_filters(region, instance_type), FormatVersion="aws_v1"
+    ):
+        if "PriceList" not in page:
+            raise RefreshError(f"Price List answer for {instance_type} in {region} has no PriceList")
+        products.extend(page["PriceList"])
+    if len(products) != 1:
+        raise RefreshError(f"expected one Linux on-demand product for {instance_type} in {region}, got {len(products)}")
+    return _hourly_usd(products[0], region, instance_type)
+
+
+def fetch_spot(ec2, instance_types: list[str]) -> dict[str, float]:
+    """Per type, the highest of the latest spot price of each zone."""
+    latest: dict[tuple[str, str], tuple[datetime, float]] = {}
+    pages = ec2.get_paginator("describe_spot_price_history").paginate(
+        InstanceTypes=instance_types, ProductDescriptions=["Linux/UNIX"], StartTime=datetime.now(timezone.utc)
+    )
+    for page in pages:
+        for entry in page.get("SpotPriceHistory", []):
+            try:
+                key = (entry["InstanceType"], entry["AvailabilityZone"])
+                stamp, price = entry["Timestamp"], float(entry["SpotPrice"])
+            except (KeyError, TypeError, ValueError) as exc:
+                raise RefreshError(f"malformed spot price history entry {entry!r}: {exc}") from None
+            if key not in latest or stamp > latest[key][0]:
+                latest[key] = (stamp, price)
+    spot: dict[str, float] = {}
+    for (instance_type, _zone), (_stamp, price) in latest.items():
+        spot[instance_type] = max(price, spot.get(instance_type, 0.0))
+    return spot
+
+
+def refresh_aws(
+    regions: list[str],
+    pricing,
+    ec2_for: Callable[[str], Any],
+    path: Path | None = None,
+    progress: Progress = progress_bar,
+    today: date | None = None,
+) -> PriceBook:
+    """Fetch every catalog type offered in `regions`, then rewrite the price file in one step."""
+    path = path or price_file("aws")
+    book = parse(path.read_text())
+    catalog = load_catalog("aws")
+    stamp = (today or date.today()).isoformat()
+    work = [(region, t.name) for region in regions for t in catalog if region in t.zones]
+    if not work:
+        raise RefreshError(f"no catalog type is offered in {regions}")
+    on_demand: dict[tuple[str, str], float] = {}
+    for done, (region, instance_type) in enumerate(work, start=1):
+        on_demand[(region, instance_type)] = fetch_on_demand(pricing, region, instance_type)
+        progress(done, len(work) + len(regions), f"{instance_type} {region}")
+    spot: dict[str, dict[str, float]] = {}
+    for index, region in enumerate(regions, start=1):
+        spot[region] = fetch_spot(ec2_for(region), sorted(t for r, t in work if r == region))
+        progress(len(work) + index, len(work) + len(regions), f"spot prices {region}")
+
+    raw = book.model_dump(mode="json", exclude_none=True)
+    for region in regions:
+        od_key, spot_key = f"on-demand-{region}", f"spot-{region}"
+        raw["sources"][od_key] = {"covers": f"on-demand price {region} (Linux, shared tenancy)",
+                                  "ref": "AWS Price List API, pricing.get_products (AmazonEC2)", "date": stamp}
+        raw["sources"][spot_key] = {"covers": f"spot price {region}: highest of the latest price per zone",
+                                    "ref": "EC2 describe_spot_price_history (Linux/UNIX)", "date": stamp}
+        old = raw["instances"].get(region, {})
+        fresh = {}
+        for r, instance_type in work:
+            if r != region:
+                continue
+            entry = {"on_demand": on_demand[(region, instance_type)], "sources": [od_key]}
+            if instance_type in spot[region]:
+                entry["spot"] = spot[region][instance_type]
+                entry["sources"].append(spot_key)
+            kept = old.get(instance_type, {})
+            if "capacity_block" in kept:  # not in these APIs: keep it with its own source
+                entry["capacity_block"] = kept["capacity_block"]
+                entry["sources"] += [s for s in kept["sources"] if "capacity-block" in s]
+            fresh[instance_type] = entry
+        raw["instances"][region] = fresh
+    used = {s for r in raw["instances"].values() for p in r.values() for s in p["sources"]}
+    used |= {s for r in raw.get("services", {}).values() for table in r.values() for s in table.get("sources", [])}
+    raw["sources"] = {k: v for k, v in raw["sources"].items() if k in used}
+    refreshed = PriceBook.model_validate(raw)
+    _write(path, raw)
+    return refreshed
+
+
+HEADER = (
+    "# AWS prices the cost model and the file system sizing read. `gpucluster prices refresh --cloud aws` rewrites\n"
+    "# the instance prices from the Price List API and spot price history; every table names its sources.\n"
+)
+
+
+def _write(path: Path, raw: dict) -> None:
+    """Write next to the file, then rename: a reader sees the old file or the new one, never half of one."""
+    text = HEADER + yaml.safe_dump(raw, sort_keys=False, width=130, default_flow_style=None)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as handle:
+        handle.write(text)
+    os.replace(handle.name, path)
