@@ -24,8 +24,8 @@ bench: $(VENV)/.installed
 
 # Regenerates the lock files from pyproject.toml (needs uv: pip install uv).
 lock:
-	uv pip compile pyproject.toml --python-version 3.11 --generate-hashes --no-header -o requirements.txt
-	uv pip compile pyproject.toml --extra test -c requirements.txt --python-version 3.11 --generate-hashes --no-header -o requirements-test.txt
+	uv pip compile pyproject.toml --python-version 3.11 --generate-hashes --no-strip-extras --no-header -o requirements.txt
+	uv pip compile pyproject.toml --extra test -c requirements.txt --python-version 3.11 --generate-hashes --no-strip-extras --no-header -o requirements-test.txt
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -122,24 +122,26 @@ def cmd_cost(args: argparse.Namespace) -> int:
 def cmd_prices_refresh(args: argparse.Namespace) -> int:
     from .cost import refresh  # boto3 clients only when asked for
 
-    if args.cloud != "aws":
-        print("error: --cloud gcp is not implemented yet (README, 'Status'); the GCP price file is edited by hand", file=sys.stderr)
-        return EXIT_USAGE
-    import boto3
-
-    book = refresh.parse(refresh.price_file("aws").read_text())
+    book = refresh.parse(refresh.price_file(args.cloud).read_text())
     regions = args.region or sorted(book.instances)
     try:
-        # The Price List API answers from us-east-1 for every region.
-        refresh.refresh_aws(regions, boto3.client("pricing", region_name="us-east-1"),
-                            lambda region: boto3.client("ec2", region_name=region))
+        if args.cloud == "aws":
+            import boto3
+
+            # The Price List API answers from us-east-1 for every region.
+            refresh.refresh_aws(regions, boto3.client("pricing", region_name="us-east-1"),
+                                lambda region: boto3.client("ec2", region_name=region))
+        else:
+            from google.cloud import billing_v1
+
+            refresh.refresh_gcp(regions, billing_v1.CloudCatalogClient())
     except refresh.RefreshError as exc:
         print(f"error: {exc}; the price file is unchanged", file=sys.stderr)
         return EXIT_FAILED
     except Exception as exc:  # credentials, network: botocore says which
         print(f"error: {type(exc).__name__}: {exc}; the price file is unchanged", file=sys.stderr)
         return EXIT_FAILED
-    print(f"refreshed {refresh.price_file('aws')} for {', '.join(regions)}")
+    print(f"refreshed {refresh.price_file(args.cloud)} for {', '.join(regions)}")
     return EXIT_OK
 
 

@@ -55,6 +55,9 @@ class PriceBook(_Strict):
     sources: dict[str, Source]
     instances: dict[str, dict[str, InstancePrice]] = Field(description="region -> instance type -> price")
     services: dict[str, RegionServices] = Field(default_factory=dict, description="region -> other prices")
+    sku_match: dict[str, dict[str, str]] = Field(
+        default_factory=dict, description="GCP: machine family -> SKU description prefix for core, ram, gpu"
+    )
 
     @model_validator(mode="after")
     def _sources_exist(self) -> PriceBook:
