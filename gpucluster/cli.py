@@ -10,6 +10,7 @@ import json
 import os
 import sys
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
 
 import pulumi
@@ -20,6 +21,8 @@ from .cost.render import diff, render_cost, render_diff
 from .preview.engine import PreviewResult, run_program
 from .preview.render import as_json, render_text
 from .preview.stackfile import StackFileError, find_project, load_project, stack_config
+from . import policyconfig
+from .policies.render import render_policies
 from .problems import SpecError
 from .spec import CONFIG_KEY, CONFIG_NAMESPACE, ClusterSpec
 from .validate import load_spec
@@ -38,7 +41,14 @@ def _progress(count: int) -> None:
         print(f"\r  registered {count} resources...", end="", file=sys.stderr, flush=True)
 
 
-def _preview(args: argparse.Namespace, quiet: bool) -> PreviewResult | int:
+@dataclass
+class _Run:
+    result: PreviewResult
+    spec: ClusterSpec
+    config: dict[str, str]
+
+
+def _preview(args: argparse.Namespace, quiet: bool) -> _Run | int:
     """Run the offline preview of `args.stack`; an exit code when it cannot."""
     try:
         project = load_project(Path(args.project)) if args.project else find_project(Path.cwd())
@@ -51,16 +61,17 @@ def _preview(args: argparse.Namespace, quiet: bool) -> PreviewResult | int:
         print(f"error: {project.stack_file(args.stack)} has no '{key}' (see README, 'Cluster spec')", file=sys.stderr)
         return EXIT_USAGE
     try:
-        load_spec(json.loads(config[key]))  # every spec error at once, before anything runs
+        spec, _ = load_spec(json.loads(config[key]))  # every spec error at once, before anything runs
     except SpecError as exc:
         print(exc, file=sys.stderr)
         return EXIT_USAGE
 
     show_progress = sys.stderr.isatty() and not quiet
     try:
-        return run_program(
+        result = run_program(
             str(project.main), project.name, args.stack, config, on_register=_progress if show_progress else None
         )
+        return _Run(result, spec, config)
     except pulumi.RunError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
@@ -82,19 +93,40 @@ def _with_cost(result: PreviewResult) -> dict:
     return document
 
 
+def _policy_config(args: argparse.Namespace, run: _Run) -> dict:
+    explicit = json.loads(run.config.get(f"{CONFIG_NAMESPACE}:policy", "{}"))
+    if getattr(args, "policy_config", None):
+        explicit = policyconfig.overlay(explicit, json.loads(Path(args.policy_config).read_text()))
+    return policyconfig.overlay(policyconfig.from_spec(run.spec), explicit)
+
+
 def cmd_preview(args: argparse.Namespace) -> int:
-    result = _preview(args, quiet=args.json)
-    if isinstance(result, int):
-        return result
-    document = _with_cost(result)
-    if args.json:
+    output = "json" if args.json else args.format
+    run = _preview(args, quiet=output != "text")
+    if isinstance(run, int):
+        return run
+    from .policies.harness import PolicyConfigError, evaluate, to_sarif  # pulumi_policy only when evaluating
+
+    document = _with_cost(run.result)
+    try:
+        violations = evaluate(run.result, _policy_config(args, run))
+    except (PolicyConfigError, OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    document["policies"] = [v.as_dict() for v in violations]
+    if output == "json":
         json.dump(document, sys.stdout, indent=2, sort_keys=True)
         print()
+    elif output == "sarif":
+        json.dump(to_sarif(violations), sys.stdout, indent=2)
+        print()
     else:
-        print(render_text(result))
+        print(render_text(run.result))
         print()
         print(render_cost(document["cost"]))
-    return EXIT_OK
+        print()
+        print(render_policies(violations))
+    return EXIT_FAILED if any(v.enforcement == "mandatory" for v in violations) else EXIT_OK
 
 
 def cmd_cost(args: argparse.Namespace) -> int:
@@ -111,10 +143,10 @@ def cmd_cost(args: argparse.Namespace) -> int:
     if not args.stack:
         print("error: give a STACK, or --diff BASE.json HEAD.json", file=sys.stderr)
         return EXIT_USAGE
-    result = _preview(args, quiet=True)
-    if isinstance(result, int):
-        return result
-    cost = _with_cost(result)["cost"]
+    run = _preview(args, quiet=True)
+    if isinstance(run, int):
+        return run
+    cost = _with_cost(run.result)["cost"]
     print(json.dumps(cost, indent=2, sort_keys=True) if args.format == "json" else render_cost(cost, markdown))
     return EXIT_OK
 
@@ -184,6 +216,9 @@ def build_parser() -> argparse.ArgumentParser:
     preview = sub.add_parser("preview", help="offline preview of a stack (no CLI, no credentials)")
     preview.add_argument("stack", help="stack name: reads stacks/Pulumi.STACK.yaml")
     preview.add_argument("--json", action="store_true", help="print the preview as JSON (README, 'Preview JSON')")
+    preview.add_argument("--format", choices=["text", "json", "sarif"], default="text",
+                         help="sarif: the policy violations as SARIF 2.1.0, for code-scanning tools")
+    preview.add_argument("--policy-config", help="policy config file: {pack: {policy: level | {enforcementLevel, ...}}}")
     preview.add_argument("--project", help="project folder (default: the nearest Pulumi.yaml at or above here)")
     preview.set_defaults(func=cmd_preview)
 

@@ -21,9 +21,9 @@ from .catalog import InstanceType, load
 from .fabric import aws_interfaces
 from .plan import address_plan, fabric_enabled, offered_zones, pool_zones
 from .problems import Problem, SpecError, from_validation_error
+from .regions import SETS as REGION_SETS
 from .spec import ClusterSpec, Pool
 
-REGION_SETS = {"eu"}  # named sets the sovereignty pack understands
 _GCP_REGION = re.compile(r"^[a-z]+-[a-z]+\d+$")
 
 
@@ -220,7 +220,7 @@ def check_residency(spec: ClusterSpec) -> Iterator[Problem]:
     regions = aws_regions() | load("gcp").regions()
     for i, entry in enumerate(spec.residency.allowed_regions):
         if entry not in regions and entry not in REGION_SETS:
-            yield Problem(f"residency.allowedRegions[{i}]", f"'{entry}' is neither a region nor a named set ({_listing(REGION_SETS)}){_closest(entry, regions)}")
+            yield Problem(f"residency.allowedRegions[{i}]", f"'{entry}' is neither a region nor a named set ({_listing(set(REGION_SETS))}){_closest(entry, regions)}")
 
 
 def semantic_problems(spec: ClusterSpec) -> list[Problem]:

@@ -52,7 +52,9 @@ def test_json_contract(capsys):
     assert cli.main(["preview", "aws-p5-train", "--json", "--project", str(ROOT)]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert set(doc) == {"stack", "resources", "outputs", "policies", "cost"}
-    assert doc["stack"] == "aws-p5-train" and doc["policies"] == []
+    assert doc["stack"] == "aws-p5-train"
+    assert {(v["pack"], v["policy"], v["enforcement"]) for v in doc["policies"]} == {
+        ("cost", "no-unreserved-on-demand-large-gpus", "advisory"), ("cost", "training-pools-spot-or-scale-to-zero", "advisory")}
     assert {"lines", "pools", "total", "power", "unpriced"} <= set(doc["cost"])
     urns = set()
     for res in doc["resources"]:

@@ -55,9 +55,9 @@ class AwsGpuCluster(pulumi.ComponentResource):
             NodeIdentityArgs(
                 cluster=spec.name,
                 tags=self._tags,
-                kms_key_arn=self.storage.kms_key_arn if self.storage else None,
-                dataset_bucket_arn=self.storage.dataset_bucket_arn if self.storage else None,
-                checkpoint_bucket_arn=self.storage.checkpoint_bucket_arn if self.storage else None,
+                kms_alias=self.storage.kms_alias if self.storage else None,
+                dataset_bucket=self.storage.dataset_bucket if self.storage else None,
+                checkpoint_bucket=self.storage.checkpoint_bucket if self.storage else None,
             ),
             opts=self._child,
         )

@@ -15,9 +15,9 @@ SSM_CORE = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"  # Session Man
 class NodeIdentityArgs:
     cluster: str
     tags: dict[str, str]
-    kms_key_arn: pulumi.Input[str] | None = None  # storage statements only when the cluster has storage
-    dataset_bucket_arn: pulumi.Input[str] | None = None
-    checkpoint_bucket_arn: pulumi.Input[str] | None = None
+    kms_alias: str | None = None  # storage statements only when the cluster has storage
+    dataset_bucket: pulumi.Input[str] | None = None
+    checkpoint_bucket: pulumi.Input[str] | None = None
 
 
 class NodeIdentity(pulumi.ComponentResource):
@@ -43,9 +43,10 @@ class NodeIdentity(pulumi.ComponentResource):
         aws.iam.RolePolicy(
             f"{name}-access",
             role=role.name,
-            policy=pulumi.Output.all(args.kms_key_arn, args.dataset_bucket_arn, args.checkpoint_bucket_arn).apply(
-                lambda values: _access_policy(args.cluster, *values)
-            ),
+            # From names, the partition and the key's alias, all known at preview, so policies can read it.
+            policy=pulumi.Output.all(
+                aws.get_partition_output().partition, args.dataset_bucket, args.checkpoint_bucket
+            ).apply(lambda values: _access_policy(args.cluster, args.kms_alias, *values)),
             opts=child,
         )
         profile = aws.iam.InstanceProfile(f"{name}-profile", role=role.name, tags={**args.tags, "Name": f"{name}-profile"}, opts=child)
@@ -54,18 +55,20 @@ class NodeIdentity(pulumi.ComponentResource):
         self.register_outputs({"instanceProfileArn": self.instance_profile_arn, "roleName": self.role_name})
 
 
-def _access_policy(cluster: str, key_arn: str | None, datasets: str | None, checkpoints: str | None) -> str:
+def _access_policy(cluster: str, key_alias: str | None, partition: str, datasets: str | None, checkpoints: str | None) -> str:
     statements = [
         {"Sid": "FinishOwnTermination", "Effect": "Allow",
          "Action": ["autoscaling:CompleteLifecycleAction", "autoscaling:RecordLifecycleActionHeartbeat"],
          "Resource": ["*"], "Condition": {"StringEquals": {"aws:ResourceTag/gpucluster:cluster": cluster}}},
     ]
-    if key_arn:
+    if key_alias:
+        datasets, checkpoints = (f"arn:{partition}:s3:::{bucket}" for bucket in (datasets, checkpoints))
         statements += [
             {"Sid": "ListBuckets", "Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [datasets, checkpoints]},
             {"Sid": "ReadDatasets", "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": [f"{datasets}/*"]},
             {"Sid": "ReadWriteCheckpoints", "Effect": "Allow",
              "Action": ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"], "Resource": [f"{checkpoints}/*"]},
-            {"Sid": "UseStorageKey", "Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": [key_arn]},
+            {"Sid": "UseStorageKey", "Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": ["*"],
+             "Condition": {"ForAnyValue:StringEquals": {"kms:ResourceAliases": key_alias}}},
         ]
     return json.dumps({"Version": "2012-10-17", "Statement": statements})

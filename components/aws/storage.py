@@ -46,10 +46,9 @@ class TieredStorage(pulumi.ComponentResource):
     """
 
     kms_key_arn: pulumi.Output[str]
+    kms_alias: str
     dataset_bucket: pulumi.Output[str]
     checkpoint_bucket: pulumi.Output[str]
-    dataset_bucket_arn: pulumi.Output[str]
-    checkpoint_bucket_arn: pulumi.Output[str]
     file_system_id: pulumi.Output[str] | None
     file_system_dns_name: pulumi.Output[str] | None
     file_system_mount_name: pulumi.Output[str] | None
@@ -67,6 +66,8 @@ class TieredStorage(pulumi.ComponentResource):
             opts=self._child,
         )
         self.kms_key_arn = key.arn
+        self.kms_alias = f"alias/{name}"
+        aws.kms.Alias(f"{name}-key", name=self.kms_alias, target_key_id=key.key_id, opts=self._child)
         lifecycle = args.lifecycle
         datasets = self._bucket(f"{name}-datasets", key, versioned=False, rules=[
             {"id": "intelligent-tiering", "status": "Enabled", "filter": {},
@@ -80,7 +81,6 @@ class TieredStorage(pulumi.ComponentResource):
              "abort_incomplete_multipart_upload": {"days_after_initiation": lifecycle.abort_multipart_after_days}},
         ], expected_tb=args.expected_tb.get("checkpoints", 0))
         self.dataset_bucket, self.checkpoint_bucket = datasets.bucket, checkpoints.bucket
-        self.dataset_bucket_arn, self.checkpoint_bucket_arn = datasets.arn, checkpoints.arn
 
         self.file_system_id = self.file_system_dns_name = self.file_system_mount_name = None
         if args.lustre:
@@ -118,7 +118,10 @@ class TieredStorage(pulumi.ComponentResource):
                     "bucket_key_enabled": True}],
             opts=depends,
         )
-        aws.s3.BucketPolicy(name, bucket=bucket.id, policy=bucket.arn.apply(_tls_only_policy), opts=depends)
+        # Built from the bucket's name (known at preview, unlike its ARN) so policies can read it before deploy.
+        policy = pulumi.Output.all(aws.get_partition_output().partition, bucket.bucket).apply(
+            lambda values: _tls_only_policy(f"arn:{values[0]}:s3:::{values[1]}"))
+        aws.s3.BucketPolicy(name, bucket=bucket.id, policy=policy, opts=depends)
         if versioned:
             aws.s3.BucketVersioning(name, bucket=bucket.id, versioning_configuration={"status": "Enabled"}, opts=depends)
         aws.s3.BucketLifecycleConfiguration(name, bucket=bucket.id, rules=rules, opts=depends)

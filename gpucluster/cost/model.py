@@ -34,6 +34,7 @@ FREE = {
     "aws:ec2/vpc:Vpc",
     "aws:fsx/dataRepositoryAssociation:DataRepositoryAssociation",
     "aws:iam/instanceProfile:InstanceProfile",
+    "aws:kms/alias:Alias",
     "aws:iam/role:Role",
     "aws:iam/rolePolicy:RolePolicy",
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
@@ -209,6 +210,7 @@ class _Estimator:
         self.power(pool, instance, nodes)
         on_demand = price.on_demand if price else None
         self.pools[pool] = {
+            "resource": resource["urn"],
             "gpus": {s: nodes[s] * instance.gpus for s in SCALES},
             "onDemandUsdPerGpuHour": round(on_demand / instance.gpus, 4) if on_demand else None,
             "complete": True,
@@ -262,6 +264,7 @@ def estimate(resources: list[dict[str, Any]], cloud: str = "aws", book: PriceBoo
         hourly = _sum([line.hourly for line in lines if line.pool == pool])
         gpus = info["gpus"]
         pools[pool] = {
+            "resource": info["resource"],
             "hourly": _rounded(hourly),
             "monthly": _rounded({s: v * HOURS_PER_MONTH for s, v in hourly.items()}),
             "gpus": gpus,

@@ -98,6 +98,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             return resource_pb2.RegisterResourceResponse(urn=urn)
 
         inputs = rpc.deserialize_properties(request.object, keep_unknowns=True)
+        checked = self.mocks.check(request.type, request.name, inputs) if request.custom else {}
         self.registrations.append(
             Registration(
                 urn=urn,
@@ -105,7 +106,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 name=request.name,
                 parent=request.parent or None,
                 custom=bool(request.custom),
-                inputs=plain(inputs),
+                inputs={**plain(inputs), **checked},  # inputs as the engine has them after the provider's check
                 provider=request.provider or None,
                 dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items() if v.urns},
             )

@@ -65,12 +65,17 @@ class PreviewMocks(pulumi.runtime.Mocks):
         """State of an existing resource the program reads; empty (so unknown) unless the caller supplied it."""
         return self.existing.get(resource_id, {})
 
+    def check(self, type_: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+        """What the provider's check step adds to the inputs: the autonamed name."""
+        name_property = AUTONAMED.get(type_)
+        if name_property and not inputs.get(name_property):
+            return {name_property: autoname(type_, name)}
+        return {}
+
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         """Returns the id and the computed outputs that add to the resource's inputs."""
-        computed: dict[str, Any] = {}
+        computed = self.check(args.typ, args.name, args.inputs)
         name_property = AUTONAMED.get(args.typ)
-        if name_property and not args.inputs.get(name_property):
-            computed[name_property] = autoname(args.typ, args.name)
         name = computed.get(name_property) or args.inputs.get(name_property or "name")
         if self.preview:
             return "", computed

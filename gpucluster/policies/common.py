@@ -1,0 +1,101 @@
+"""Helpers the policies share: reading resource properties as the engine passes them (camelCase)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from pulumi_policy import PolicyResource, ResourceValidationArgs, proxy
+
+REQUIRED_TAGS = ("owner", "cost-center", "project")
+ASG = "aws:autoscaling/group:Group"
+LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+BUCKET = "aws:s3/bucket:Bucket"
+GCS_BUCKET = "gcp:storage/bucket:Bucket"
+
+
+def region_of(resource: ResourceValidationArgs | PolicyResource) -> str | None:
+    """The region a resource lands in: its own `region` argument, else its provider's (explicit or default)."""
+    own = resource.props.get("region")
+    if own:
+        return own
+    provider = resource.provider
+    if provider is not None:
+        return provider.props.get("region")
+    return None
+
+
+def tags_of(props: Mapping[str, Any]) -> dict[str, str] | None:
+    """A resource's tags, or None when the resource takes none. Auto scaling groups list theirs."""
+    if "tags" not in props:
+        return None
+    tags = props.get("tags") or {}
+    if isinstance(tags, list) or (not isinstance(tags, Mapping) and isinstance(tags, Iterable)):
+        return {t["key"]: t["value"] for t in tags}
+    return dict(tags)
+
+
+def group_market(props: Mapping[str, Any], template: Mapping[str, Any] | None) -> dict[str, Any]:
+    """How a group buys its nodes: spot above which base, reserved, capacity block."""
+    policy = props.get("mixedInstancesPolicy") or {}
+    distribution = policy.get("instancesDistribution") or {}
+    market = ((template or {}).get("instanceMarketOptions") or {}).get("marketType")
+    reservation = props.get("capacityReservationSpecification") or {}
+    spot_share = 100 - distribution.get("onDemandPercentageAboveBaseCapacity", 100) if distribution else 0
+    return {
+        "capacity_block": market == "capacity-block",
+        "reserved": bool(reservation.get("capacityReservationPreference")) or market == "capacity-block",
+        "spot_share": spot_share,
+        "on_demand_base": distribution.get("onDemandBaseCapacity", 0) if distribution else None,
+    }
+
+
+def group_instance_type(props: Mapping[str, Any], template: Mapping[str, Any] | None) -> str | None:
+    if template and template.get("instanceType"):
+        return template["instanceType"]
+    overrides = ((props.get("mixedInstancesPolicy") or {}).get("launchTemplate") or {}).get("overrides") or []
+    return overrides[0].get("instanceType") if overrides else None
+
+
+def templates_by_parent(resources: list[PolicyResource]) -> dict[str | None, PolicyResource]:
+    """Launch templates keyed by their parent component: a group and its template share one."""
+    return {r.parent.urn if r.parent else None: r for r in resources if r.resource_type == LAUNCH_TEMPLATE}
+
+
+def as_graph(resources: list[PolicyResource]) -> list[dict[str, Any]]:
+    """Stack resources in the shape of the preview JSON, for the cost model (one pricing code path)."""
+    graph = []
+    providers: dict[str, dict] = {}
+    for r in resources:
+        if r.provider is not None and r.provider.urn not in providers:
+            providers[r.provider.urn] = {"urn": r.provider.urn, "type": r.provider.resource_type, "name": r.provider.name,
+                                         "parent": None, "inputs": dict(r.provider.props)}
+        graph.append({"urn": r.urn, "type": r.resource_type, "name": r.name,
+                      "parent": r.parent.urn if r.parent else None, "inputs": _plain(r.props)})
+    return [*providers.values(), *graph]
+
+
+_UNKNOWNS = {proxy.UNKNOWN_STRING_VALUE, proxy.UNKNOWN_NUMBER_VALUE, proxy.UNKNOWN_BOOLEAN_VALUE,
+             proxy.UNKNOWN_ARRAY_VALUE, proxy.UNKNOWN_OBJECT_VALUE, proxy.UNKNOWN_ASSET_VALUE, proxy.UNKNOWN_ARCHIVE_VALUE}
+
+
+def _plain(value: Any) -> Any:
+    """Unwrap the unknown-checking proxy without tripping it: unknowns become '<computed>', as in the preview JSON."""
+    if isinstance(value, (Mapping, Sequence)) and not isinstance(value, str):
+        try:
+            target = value["__target"]
+        except (KeyError, IndexError, TypeError):
+            target = value
+        if isinstance(target, Mapping):
+            return {k: _plain(v) for k, v in target.items()}
+        return [_plain(v) for v in target]
+    return "<computed>" if isinstance(value, str) and value in _UNKNOWNS else value
+
+
+def is_set(props: Mapping[str, Any], key: str) -> bool:
+    """Whether `key` has a value, known or not yet known: enough to tell that a key is configured at preview."""
+    try:
+        target = props["__target"]
+    except (KeyError, TypeError):
+        target = props
+    return target.get(key) not in (None, "")

@@ -1,0 +1,213 @@
+"""Cost pack: budgets priced through the one cost model, GPU caps, on-demand guard, spot or scale-to-zero for
+training and dev pools, cost-allocation tags, file system tier within budget."""
+
+from __future__ import annotations
+
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyConfigSchema,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    Severity,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+
+from ..cost import estimate
+from .common import ASG, REQUIRED_TAGS, as_graph, group_instance_type, group_market, tags_of, templates_by_parent
+
+NAME = "gpucluster-cost"
+SCALE = {"type": "string", "enum": ["min", "desired", "max"], "default": "max"}
+
+
+def _estimate(args: StackValidationArgs) -> dict:
+    return estimate(as_graph(args.resources))
+
+
+def _budget(args: StackValidationArgs, report: ReportViolation) -> None:
+    config = args.get_config()
+    monthly, hourly = config.get("maxMonthlyUsd"), config.get("maxHourlyUsd")
+    if monthly is None and hourly is None:
+        args.not_applicable("no maxMonthlyUsd or maxHourlyUsd configured")
+    cost = _estimate(args)
+    scale = config["scale"]
+    for limit, key, label in ((monthly, "monthly", "month"), (hourly, "hourly", "hour")):
+        spent = cost["total"][key][scale]
+        if limit is not None and spent > limit:
+            top = sorted(cost["lines"], key=lambda line: -line[key][scale])[:3]
+            biggest = ", ".join(f"{line['name']} ${line[key][scale]:,.2f}" for line in top)
+            report(f"estimated ${spent:,.2f} per {label} at {scale} size exceeds the budget of ${limit:,.2f} "
+                   f"(largest: {biggest})", top[0]["resource"] if top else None)
+    if cost["unpriced"]:
+        report(f"{len(cost['unpriced'])} resource(s) could not be priced and are not in this total: "
+               + "; ".join(u["reason"] for u in cost["unpriced"][:3]))
+
+
+stack_budget = StackValidationPolicy(
+    name="stack-budget",
+    description="The stack's estimated cost stays within its hourly and monthly budget.",
+    validate=_budget,
+    enforcement_level=EnforcementLevel.MANDATORY,
+    config_schema=PolicyConfigSchema(properties={
+        "maxMonthlyUsd": {"type": "number", "exclusiveMinimum": 0},
+        "maxHourlyUsd": {"type": "number", "exclusiveMinimum": 0},
+        "scale": SCALE,
+    }),
+    severity=Severity.HIGH,
+    remediation_steps="Lower pool max sizes, move pools to spot or reserved capacity, or raise the budget (spec budget).",
+)
+
+
+def _gpus_per_group(args: StackValidationArgs, report: ReportViolation) -> None:
+    limit = args.get_config()["maxGpusPerPool"]
+    cost = _estimate(args)
+    for name, pool in cost["pools"].items():
+        if pool["gpus"]["max"] > limit:
+            report(f"pool '{name}' can grow to {pool['gpus']['max']} GPUs, above the cap of {limit} per pool", pool["resource"])
+
+
+gpus_per_pool = StackValidationPolicy(
+    name="gpus-per-pool",
+    description="No pool can grow past the GPU cap.",
+    validate=_gpus_per_group,
+    enforcement_level=EnforcementLevel.MANDATORY,
+    config_schema=PolicyConfigSchema(properties={"maxGpusPerPool": {"type": "integer", "minimum": 1, "default": 512}}),
+    severity=Severity.MEDIUM,
+    remediation_steps="Lower the pool's size.max or raise maxGpusPerPool.",
+)
+
+
+def _gpus_per_stack(args: StackValidationArgs, report: ReportViolation) -> None:
+    limit = args.get_config().get("maxGpus")
+    if limit is None:
+        args.not_applicable("no maxGpus configured")
+    total = sum(pool["gpus"]["max"] for pool in _estimate(args)["pools"].values())
+    if total > limit:
+        report(f"the stack can grow to {total} GPUs, above the cap of {limit}")
+
+
+gpus_per_stack = StackValidationPolicy(
+    name="gpus-per-stack",
+    description="The whole stack stays under its GPU cap at maximum size.",
+    validate=_gpus_per_stack,
+    enforcement_level=EnforcementLevel.MANDATORY,
+    config_schema=PolicyConfigSchema(properties={"maxGpus": {"type": "integer", "minimum": 1}}),
+    severity=Severity.MEDIUM,
+    remediation_steps="Lower pool max sizes or raise maxGpus (spec budget.maxGpus).",
+)
+
+
+def _groups(args: StackValidationArgs):
+    templates = templates_by_parent(args.resources)
+    for group in args.resources:
+        if group.resource_type == ASG:
+            template = templates.get(group.parent.urn if group.parent else None)
+            yield group, (template.props if template else None)
+
+
+def _on_demand_large(args: StackValidationArgs, report: ReportViolation) -> None:
+    config = args.get_config()
+    for group, template in _groups(args):
+        instance_type = group_instance_type(group.props, template)
+        if not instance_type or instance_type.split(".")[0] not in config["families"]:
+            continue
+        market, tags = group_market(group.props, template), tags_of(group.props) or {}
+        if market["reserved"] or tags.get("gpucluster:pool") in config["allowPools"]:
+            continue
+        on_demand = int(group.props.get("maxSize", 0) if market["spot_share"] == 0 else (market["on_demand_base"] or 0))
+        if on_demand:
+            report(f"{on_demand} on-demand {instance_type} node(s) without a reservation or capacity block; "
+                   f"reserve the capacity, use spot, or list the pool in allowPools", group.urn)
+
+
+on_demand_large_types = StackValidationPolicy(
+    name="no-unreserved-on-demand-large-gpus",
+    description="Large GPU types run on reserved capacity or spot, not plain on demand, unless allowed.",
+    validate=_on_demand_large,
+    enforcement_level=EnforcementLevel.ADVISORY,
+    config_schema=PolicyConfigSchema(properties={
+        "families": {"type": "array", "items": {"type": "string"},
+                     "default": ["p4d", "p4de", "p5", "p5e", "p5en", "p6-b200", "p6-b300", "trn1", "trn1n"]},
+        "allowPools": {"type": "array", "items": {"type": "string"}, "default": []},
+    }),
+    severity=Severity.MEDIUM,
+    remediation_steps="Use capacity type reservation or capacity-block, add spot above an on-demand base, or allow the pool.",
+)
+
+
+def _spot_or_zero(args: StackValidationArgs, report: ReportViolation) -> None:
+    purposes = set(args.get_config()["purposes"])
+    for group, template in _groups(args):
+        purpose = (tags_of(group.props) or {}).get("gpucluster:purpose")
+        if purpose not in purposes:
+            continue
+        market = group_market(group.props, template)
+        if market["spot_share"] == 0 and not market["reserved"] and group.props.get("minSize", 0) > 0:
+            report(f"a {purpose} pool on on-demand capacity keeps {int(group.props.get('minSize'))} node(s) running "
+                   "at all times; use spot or let it scale to zero (size.min: 0)", group.urn)
+
+
+spot_or_scale_to_zero = StackValidationPolicy(
+    name="training-pools-spot-or-scale-to-zero",
+    description="Pools marked for training or dev use spot or can scale to zero.",
+    validate=_spot_or_zero,
+    enforcement_level=EnforcementLevel.ADVISORY,
+    config_schema=PolicyConfigSchema(properties={
+        "purposes": {"type": "array", "items": {"type": "string"}, "default": ["training", "dev"]}}),
+    severity=Severity.LOW,
+    remediation_steps="Set capacity.type: spot, or size.min: 0 so idle pools cost nothing.",
+)
+
+
+def _tags(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    tags = tags_of(args.props)
+    if tags is None:
+        return  # the resource takes no tags
+    missing = [t for t in args.get_config()["required"] if not tags.get(t)]
+    if missing:
+        report(f"missing cost-allocation tag(s) {missing}")
+
+
+cost_allocation_tags = ResourceValidationPolicy(
+    name="cost-allocation-tags",
+    description="Every taggable resource carries the cost-allocation tags.",
+    validate=_tags,
+    enforcement_level=EnforcementLevel.MANDATORY,
+    config_schema=PolicyConfigSchema(properties={
+        "required": {"type": "array", "items": {"type": "string"}, "default": list(REQUIRED_TAGS)}}),
+    severity=Severity.MEDIUM,
+    remediation_steps="Set tags.owner, tags.costCenter and tags.project in the spec; components tag every resource.",
+)
+
+
+def _lustre_tier(args: StackValidationArgs, report: ReportViolation) -> None:
+    config = args.get_config()
+    cost = _estimate(args)
+    for line in cost["lines"]:
+        if line["kind"] != "file system":
+            continue
+        monthly = line["monthly"]["max"]
+        if config.get("maxMonthlyUsd") is not None and monthly > config["maxMonthlyUsd"]:
+            report(f"{line['description']} costs ${monthly:,.2f}/month, above ${config['maxMonthlyUsd']:,.2f}", line["resource"])
+    for resource in args.resources:
+        tier = resource.props.get("perUnitStorageThroughput") if resource.resource_type.startswith("aws:fsx/lustre") else None
+        if tier is not None and tier > config["maxPerUnitThroughput"]:
+            report(f"throughput tier {tier} MB/s/TiB is above the allowed {config['maxPerUnitThroughput']}", resource.urn)
+
+
+shared_fs_tier = StackValidationPolicy(
+    name="shared-fs-within-budget",
+    description="The shared file system's throughput tier and monthly cost stay within budget.",
+    validate=_lustre_tier,
+    enforcement_level=EnforcementLevel.ADVISORY,
+    config_schema=PolicyConfigSchema(properties={
+        "maxMonthlyUsd": {"type": "number", "exclusiveMinimum": 0},
+        "maxPerUnitThroughput": {"type": "integer", "enum": [125, 250, 500, 1000], "default": 1000},
+    }),
+    severity=Severity.LOW,
+    remediation_steps="Lower storage.shared's throughput target, or raise the file system budget.",
+)
+
+POLICIES = [stack_budget, gpus_per_pool, gpus_per_stack, on_demand_large_types, spot_or_scale_to_zero,
+            cost_allocation_tags, shared_fs_tier]

@@ -1,0 +1,122 @@
+"""Sovereignty pack: where resources and data may live, whose keys protect data at rest, and nothing public."""
+
+from __future__ import annotations
+
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyConfigSchema,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    Severity,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+
+from ..regions import SETS, expand
+from .common import BUCKET, GCS_BUCKET, is_set, region_of
+
+NAME = "gpucluster-sovereignty"
+GCS_MULTI_REGIONS = {"US", "EU", "ASIA"}
+
+
+def _allowed_regions(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    allowed = args.get_config().get("allowedRegions") or []
+    if not allowed:
+        args.not_applicable("no allowedRegions configured")
+    if args.resource_type.startswith("pulumi:"):
+        return
+    region = region_of(args)
+    if region and region not in expand(allowed):
+        report(f"lands in {region}, outside the allowed {allowed}")
+    if args.resource_type == GCS_BUCKET:
+        location = str(args.props.get("location", "")).upper()
+        if location in GCS_MULTI_REGIONS and location not in expand(allowed):
+            report(f"bucket location {location} is a multi-region outside the allowed {allowed}")
+
+
+allowed_regions = ResourceValidationPolicy(
+    name="allowed-regions",
+    description="Every resource lands in an allowed region (its own region argument, else its provider's).",
+    validate=_allowed_regions,
+    enforcement_level=EnforcementLevel.MANDATORY,
+    config_schema=PolicyConfigSchema(properties={
+        "allowedRegions": {"type": "array", "items": {"type": "string"},
+                           "description": f"regions, or named sets: {', '.join(SETS)}"}}),
+    severity=Severity.CRITICAL,
+    remediation_steps="Move the stack (spec region and aws:region) into an allowed region, or change residency.",
+)
+
+
+def _data_stays_home(args: StackValidationArgs, report: ReportViolation) -> None:
+    buckets = {r.props.get("bucket") for r in args.resources if r.resource_type == BUCKET}
+    for resource in args.resources:
+        if resource.resource_type == "aws:fsx/dataRepositoryAssociation:DataRepositoryAssociation":
+            target = str(resource.props.get("dataRepositoryPath", ""))
+            bucket = target.removeprefix("s3://").split("/", 1)[0]
+            if bucket not in buckets:
+                report(f"links the file system to {target}, a bucket this stack does not own, so its region is unchecked", resource.urn)
+        if resource.resource_type.startswith("aws:s3/bucketReplicationConfig"):
+            report("replicates objects out of this bucket; replication copies data to another location", resource.urn)
+
+
+data_stays_home = StackValidationPolicy(
+    name="no-data-copies-elsewhere",
+    description="No replication or data repository link to storage outside the stack.",
+    validate=_data_stays_home,
+    enforcement_level=EnforcementLevel.MANDATORY,
+    severity=Severity.HIGH,
+    remediation_steps="Link file systems only to the stack's own buckets; remove cross-location replication.",
+)
+
+
+def _customer_keys(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    props, kind = args.props, args.resource_type
+    if kind == "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration":
+        for rule in props.get("rules") or []:
+            default = rule.get("applyServerSideEncryptionByDefault") or {}
+            # The key's ARN is unknown until it exists; that one is set is what matters here.
+            if default.get("sseAlgorithm") not in ("aws:kms", "aws:kms:dsse") or not is_set(default, "kmsMasterKeyId"):
+                report("encrypts with an AWS-owned key; give it a customer-managed KMS key")
+    elif kind in ("aws:fsx/lustreFileSystem:LustreFileSystem", "aws:efs/fileSystem:FileSystem") and not is_set(props, "kmsKeyId"):
+        report("has no customer-managed kmsKeyId")
+    elif kind == GCS_BUCKET and not (props.get("encryption") or {}).get("defaultKmsKeyName"):
+        report("has no customer-managed encryption key (encryption.defaultKmsKeyName)")
+
+
+customer_keys = ResourceValidationPolicy(
+    name="customer-managed-keys",
+    description="Buckets and file systems are encrypted with customer-managed keys.",
+    validate=_customer_keys,
+    enforcement_level=EnforcementLevel.MANDATORY,
+    severity=Severity.HIGH,
+    remediation_steps="Create the storage through TieredStorage, which uses the cluster's KMS key.",
+)
+
+
+def _nothing_public(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    props, kind = args.props, args.resource_type
+    if kind == "aws:ec2/launchTemplate:LaunchTemplate":
+        public = [i.get("networkCardIndex") for i in props.get("networkInterfaces") or [] if i.get("associatePublicIpAddress") == "true"]
+        if public:
+            report(f"gives a public IP to the interfaces on network cards {public}")
+    elif kind == "aws:ec2/subnet:Subnet" and props.get("mapPublicIpOnLaunch"):
+        report("assigns public IPs to everything launched in it")
+    elif kind == "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock":
+        open_flags = [f for f in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets") if not props.get(f)]
+        if open_flags:
+            report(f"leaves the bucket open to the public: {open_flags} not set")
+    elif kind == "aws:fsx/lustreFileSystem:LustreFileSystem" and props.get("publicAccess"):
+        report("is reachable publicly")
+
+
+nothing_public = ResourceValidationPolicy(
+    name="no-public-endpoints",
+    description="No public IPs on nodes or subnets, and no publicly reachable buckets.",
+    validate=_nothing_public,
+    enforcement_level=EnforcementLevel.MANDATORY,
+    severity=Severity.HIGH,
+    remediation_steps="Keep nodes in private subnets (the components do); block all public access on buckets.",
+)
+
+POLICIES = [allowed_regions, data_stays_home, customer_keys, nothing_public]

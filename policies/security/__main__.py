@@ -1,0 +1,8 @@
+"""The gpucluster security pack, for `pulumi preview --policy-pack policies/security`. Policies live in gpucluster.policies."""
+
+from pulumi_policy import PolicyPack
+
+from gpucluster.policies import PACKS
+
+pack = PACKS["security"]
+PolicyPack(pack.name, pack.policies, enforcement_level=pack.enforcement_level, description=pack.description)
