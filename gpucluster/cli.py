@@ -93,11 +93,12 @@ def _with_cost(result: PreviewResult) -> dict:
     return document
 
 
-def _policy_config(args: argparse.Namespace, run: _Run) -> dict:
-    explicit = json.loads(run.config.get(f"{CONFIG_NAMESPACE}:policy", "{}"))
+def _policy_config(args: argparse.Namespace, spec: ClusterSpec, config: dict[str, str]) -> dict:
+    """What the spec implies, then `gpucluster:policy` from the stack, then the --policy-config file."""
+    explicit = json.loads(config.get(f"{CONFIG_NAMESPACE}:policy", "{}"))
     if getattr(args, "policy_config", None):
         explicit = policyconfig.overlay(explicit, json.loads(Path(args.policy_config).read_text()))
-    return policyconfig.overlay(policyconfig.from_spec(run.spec), explicit)
+    return policyconfig.overlay(policyconfig.from_spec(spec), explicit)
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
@@ -109,7 +110,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
 
     document = _with_cost(run.result)
     try:
-        violations = evaluate(run.result, _policy_config(args, run))
+        violations = evaluate(run.result, _policy_config(args, run.spec, run.config))
     except (PolicyConfigError, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -177,6 +178,22 @@ def cmd_prices_refresh(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_policy_config(args: argparse.Namespace) -> int:
+    """The config file `pulumi preview --policy-pack policies/PACK --policy-pack-config FILE` needs for a stack."""
+    try:
+        project = load_project(Path(args.project)) if args.project else find_project(Path.cwd())
+        config = stack_config(project, args.stack)
+        spec, _ = load_spec(json.loads(config[f"{CONFIG_NAMESPACE}:{CONFIG_KEY}"]))
+    except (StackFileError, KeyError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except SpecError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    print(json.dumps(_policy_config(args, spec, config).get(args.pack, {}), indent=2, sort_keys=True))
+    return EXIT_OK
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     schema = ClusterSpec.model_json_schema(by_alias=True)
     schema["title"] = f"gpucluster cluster spec (stack config key {CONFIG_NAMESPACE}:{CONFIG_KEY})"
@@ -235,6 +252,13 @@ def build_parser() -> argparse.ArgumentParser:
     refresh_cmd.add_argument("--cloud", choices=["aws", "gcp"], required=True)
     refresh_cmd.add_argument("--region", action="append", help="region to refresh (repeatable; default: those in the file)")
     refresh_cmd.set_defaults(func=cmd_prices_refresh)
+
+    policy_config = sub.add_parser("policy-config", help="a stack's policy config file for one pack, for the Pulumi CLI")
+    policy_config.add_argument("stack")
+    policy_config.add_argument("--pack", choices=["cost", "sovereignty", "security"], required=True)
+    policy_config.add_argument("--policy-config", help="extra settings, as for preview")
+    policy_config.add_argument("--project", help="project folder (default: the nearest Pulumi.yaml at or above here)")
+    policy_config.set_defaults(func=cmd_policy_config)
 
     schema = sub.add_parser("schema", help="print the JSON Schema of the cluster spec")
     schema.add_argument("--output", "-o", help="write to this file instead of standard output")

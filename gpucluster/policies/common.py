@@ -89,6 +89,8 @@ def _plain(value: Any) -> Any:
         if isinstance(target, Mapping):
             return {k: _plain(v) for k, v in target.items()}
         return [_plain(v) for v in target]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # the wire has only doubles; the program sent an int
     return "<computed>" if isinstance(value, str) and value in _UNKNOWNS else value
 
 

@@ -37,11 +37,9 @@ def _budget(args: StackValidationArgs, report: ReportViolation) -> None:
         if limit is not None and spent > limit:
             top = sorted(cost["lines"], key=lambda line: -line[key][scale])[:3]
             biggest = ", ".join(f"{line['name']} ${line[key][scale]:,.2f}" for line in top)
+            unpriced = f"; {len(cost['unpriced'])} unpriced resource(s) not included" if cost["unpriced"] else ""
             report(f"estimated ${spent:,.2f} per {label} at {scale} size exceeds the budget of ${limit:,.2f} "
-                   f"(largest: {biggest})", top[0]["resource"] if top else None)
-    if cost["unpriced"]:
-        report(f"{len(cost['unpriced'])} resource(s) could not be priced and are not in this total: "
-               + "; ".join(u["reason"] for u in cost["unpriced"][:3]))
+                   f"(largest: {biggest}){unpriced}", top[0]["resource"] if top else None)
 
 
 stack_budget = StackValidationPolicy(
@@ -59,12 +57,27 @@ stack_budget = StackValidationPolicy(
 )
 
 
+def _everything_priced(args: StackValidationArgs, report: ReportViolation) -> None:
+    for item in _estimate(args)["unpriced"]:
+        report(f"not in any cost total: {item['reason']}", item["resource"])
+
+
+everything_priced = StackValidationPolicy(
+    name="everything-priced",
+    description="Every resource is priced, so budgets see the whole stack.",
+    validate=_everything_priced,
+    enforcement_level=EnforcementLevel.ADVISORY,
+    severity=Severity.LOW,
+    remediation_steps="Refresh prices (gpucluster prices refresh), give buckets an expected size, or accept the gap.",
+)
+
+
 def _gpus_per_group(args: StackValidationArgs, report: ReportViolation) -> None:
     limit = args.get_config()["maxGpusPerPool"]
     cost = _estimate(args)
     for name, pool in cost["pools"].items():
         if pool["gpus"]["max"] > limit:
-            report(f"pool '{name}' can grow to {pool['gpus']['max']} GPUs, above the cap of {limit} per pool", pool["resource"])
+            report(f"pool '{name}' can grow to {pool['gpus']['max']} GPUs, above the cap of {limit:g} per pool", pool["resource"])
 
 
 gpus_per_pool = StackValidationPolicy(
@@ -84,7 +97,7 @@ def _gpus_per_stack(args: StackValidationArgs, report: ReportViolation) -> None:
         args.not_applicable("no maxGpus configured")
     total = sum(pool["gpus"]["max"] for pool in _estimate(args)["pools"].values())
     if total > limit:
-        report(f"the stack can grow to {total} GPUs, above the cap of {limit}")
+        report(f"the stack can grow to {total} GPUs, above the cap of {limit:g}")
 
 
 gpus_per_stack = StackValidationPolicy(
@@ -193,7 +206,7 @@ def _lustre_tier(args: StackValidationArgs, report: ReportViolation) -> None:
     for resource in args.resources:
         tier = resource.props.get("perUnitStorageThroughput") if resource.resource_type.startswith("aws:fsx/lustre") else None
         if tier is not None and tier > config["maxPerUnitThroughput"]:
-            report(f"throughput tier {tier} MB/s/TiB is above the allowed {config['maxPerUnitThroughput']}", resource.urn)
+            report(f"throughput tier {tier:g} MB/s/TiB is above the allowed {config['maxPerUnitThroughput']:g}", resource.urn)
 
 
 shared_fs_tier = StackValidationPolicy(
@@ -209,5 +222,5 @@ shared_fs_tier = StackValidationPolicy(
     remediation_steps="Lower storage.shared's throughput target, or raise the file system budget.",
 )
 
-POLICIES = [stack_budget, gpus_per_pool, gpus_per_stack, on_demand_large_types, spot_or_scale_to_zero,
+POLICIES = [stack_budget, everything_priced, gpus_per_pool, gpus_per_stack, on_demand_large_types, spot_or_scale_to_zero,
             cost_allocation_tags, shared_fs_tier]

@@ -34,7 +34,7 @@ def _no_public_ip(args: ResourceValidationArgs, report: ReportViolation) -> None
         return
     for interface in args.props.get("networkInterfaces") or []:
         if interface.get("associatePublicIpAddress") != "false":
-            report(f"network card {interface.get('networkCardIndex')} may get a public IP: set associatePublicIpAddress 'false'")
+            report(f"network card {interface.get('networkCardIndex'):g} may get a public IP: set associatePublicIpAddress 'false'")
 
 
 def _encrypted(args: ResourceValidationArgs, report: ReportViolation) -> None:

@@ -97,7 +97,7 @@ customer_keys = ResourceValidationPolicy(
 def _nothing_public(args: ResourceValidationArgs, report: ReportViolation) -> None:
     props, kind = args.props, args.resource_type
     if kind == "aws:ec2/launchTemplate:LaunchTemplate":
-        public = [i.get("networkCardIndex") for i in props.get("networkInterfaces") or [] if i.get("associatePublicIpAddress") == "true"]
+        public = [int(i.get("networkCardIndex")) for i in props.get("networkInterfaces") or [] if i.get("associatePublicIpAddress") == "true"]
         if public:
             report(f"gives a public IP to the interfaces on network cards {public}")
     elif kind == "aws:ec2/subnet:Subnet" and props.get("mapPublicIpOnLaunch"):
