@@ -21,6 +21,7 @@ test: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(BIN)/python bench/preview_scale.py
 	$(BIN)/python bench/fsx_sizing.py
+	$(BIN)/python bench/policy_scale.py
 
 # Regenerates the lock files from pyproject.toml (needs uv: pip install uv).
 lock:
