@@ -304,3 +304,35 @@ def test_explicit_policy_config_wins_over_the_spec(tmp_path, capsys):
     extra.write_text(json.dumps({"cost": {"stack-budget": {"maxMonthlyUsd": 5, "scale": "min"}, "all": "advisory"}}))
     assert cli.main(["policy-config", "aws-p5-train", "--pack", "cost", "--policy-config", str(extra), "--project", str(ROOT)]) == 0
     assert json.loads(capsys.readouterr().out)["stack-budget"] == {"maxMonthlyUsd": 5, "scale": "min"}
+
+
+def test_the_pack_folders_serve_what_the_offline_harness_evaluates(full):
+    """Start policies/security as the Pulumi CLI does (its __main__ prints a port, then serves gRPC) and ask it
+    the same Analyze question the harness asks in process: the answers must match."""
+    import subprocess
+    import sys
+
+    import grpc
+    from pulumi.runtime.proto import analyzer_pb2_grpc
+
+    from gpucluster.policies.harness import _Requests
+
+    graph = mutated(full, LT, "lt", lambda inputs: inputs["metadataOptions"].update(httpTokens="optional"))
+    template = next(r for r in graph.resources if r.type == LT)
+    process = subprocess.Popen([sys.executable, str(ROOT / "policies" / "security" / "__main__.py")],
+                               stdout=subprocess.PIPE, text=True, env={k: v for k, v in __import__("os").environ.items()
+                                                                       if not k.startswith("PULUMI_")})
+    try:
+        port = int(process.stdout.readline().strip())
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = analyzer_pb2_grpc.AnalyzerStub(channel)
+            info = stub.GetAnalyzerInfo(__import__("google.protobuf.empty_pb2", fromlist=["Empty"]).Empty(), timeout=30)
+            served = stub.Analyze(_Requests(graph).analyze(template), timeout=30)
+    finally:
+        process.kill()
+        process.wait()
+    assert info.name == "gpucluster-security"
+    assert {p.name for p in info.policies} == {p.name for p in PACKS["security"].policies}
+    served_messages = sorted((d.policyName, d.message) for d in served.diagnostics)
+    offline = sorted((v.policy, v.message) for v in results(graph, pack="security") if v.resource == template.urn)
+    assert served_messages == offline and ("imdsv2-required", next(m for p, m in offline if p == "imdsv2-required")) in served_messages
