@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 
 $(VENV)/.installed: pyproject.toml requirements.txt requirements-test.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --require-hashes -r requirements-test.txt
+	$(BIN)/pip install --quiet -r requirements-test.txt
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
@@ -25,8 +25,8 @@ bench: $(VENV)/.installed
 
 # Regenerates the lock files from pyproject.toml (needs uv: pip install uv).
 lock:
-	uv pip compile pyproject.toml --python-version 3.11 --generate-hashes --no-strip-extras --no-header -o requirements.txt
-	uv pip compile pyproject.toml --extra test -c requirements.txt --python-version 3.11 --generate-hashes --no-strip-extras --no-header -o requirements-test.txt
+	uv pip compile pyproject.toml --python-version 3.11 --no-strip-extras --no-header -o requirements.txt
+	uv pip compile pyproject.toml --extra test -c requirements.txt --python-version 3.11 --no-strip-extras --no-header -o requirements-test.txt
 
 clean:
 	rm -rf $(VENV) .pytest_cache
