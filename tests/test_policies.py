@@ -336,3 +336,27 @@ def test_the_pack_folders_serve_what_the_offline_harness_evaluates(full):
     served_messages = sorted((d.policyName, d.message) for d in served.diagnostics)
     offline = sorted((v.policy, v.message) for v in results(graph, pack="security") if v.resource == template.urn)
     assert served_messages == offline and ("imdsv2-required", next(m for p, m in offline if p == "imdsv2-required")) in served_messages
+
+
+def test_explicit_providers_decide_the_region(full):
+    provider = Registration("urn:pulumi:test::gpucluster::pulumi:providers:aws::london", "pulumi:providers:aws", "london",
+                            "urn:pulumi:test::gpucluster::pulumi:pulumi:Stack::gpucluster-test", True, {"region": "eu-west-2"})
+    bucket = Registration("urn:pulumi:test::gpucluster::aws:s3/bucket:Bucket::elsewhere", "aws:s3/bucket:Bucket", "elsewhere", None,
+                          True, {"bucket": "elsewhere", "tags": {"owner": "o", "cost-center": "c", "project": "p"}},
+                          provider=f"{provider.urn}::provider-id")
+    found = of(results(added(added(full, provider), bucket), {"sovereignty": {"allowed-regions": {"allowedRegions": ["us-east-1"]}}}), "allowed-regions")
+    assert [v.resource.rsplit("::", 1)[1] for v in found] == ["elsewhere"] and "lands in eu-west-2" in found[0].message
+
+
+@pytest.mark.parametrize("location, ok", [("EU", True), ("EUROPE-WEST4", True), ("US", False), ("ASIA", False), ("US-CENTRAL1", False), ("EUROPE-WEST2", False)])
+def test_gcs_bucket_locations_under_eu(full, location, ok):
+    bucket = Registration("urn:pulumi:test::gpucluster::gcp:storage/bucket:Bucket::b", "gcp:storage/bucket:Bucket", "b", None, True,
+                          {"location": location, "encryption": {"defaultKmsKeyName": "k"}})
+    found = of(results(added(full, bucket), {"sovereignty": {"allowed-regions": {"allowedRegions": ["eu"]}}}), "allowed-regions")
+    assert [v for v in found if v.resource.endswith("::b")] == ([] if ok else found[-1:]), found
+
+
+def test_replication_out_of_a_bucket(full):
+    replication = Registration("urn:pulumi:test::gpucluster::aws:s3/bucketReplicationConfig:BucketReplicationConfig::copy",
+                               "aws:s3/bucketReplicationConfig:BucketReplicationConfig", "copy", None, True, {"bucket": "x", "rules": []})
+    assert "replicates objects out of this bucket" in of(results(added(full, replication)), "no-data-copies-elsewhere")[0].message

@@ -15,7 +15,11 @@ GCS_BUCKET = "gcp:storage/bucket:Bucket"
 
 
 def region_of(resource: ResourceValidationArgs | PolicyResource) -> str | None:
-    """The region a resource lands in: its own `region` argument, else its provider's (explicit or default)."""
+    """The region a resource lands in: its own `region` argument (a GCS bucket's `location`), else its
+    provider's (explicit or default)."""
+    if resource.resource_type == GCS_BUCKET and resource.props.get("location"):
+        location = str(resource.props.get("location"))
+        return location if location.upper() in ("US", "EU", "ASIA") else location.lower()
     own = resource.props.get("region")
     if own:
         return own

@@ -98,11 +98,13 @@ class _Requests:
 
     def __init__(self, result: PreviewResult):
         self.resources = [r for r in result.resources if r.custom]
-        providers = {r.type.split(":")[-1]: r for r in self.resources if r.type.startswith("pulumi:providers:")}
+        defaults = {r.type.split(":")[-1]: r for r in self.resources if r.type.startswith("pulumi:providers:") and r.parent is None}
+        by_urn = {r.urn: r for r in self.resources}
         self.provider_of = {}
         for reg in self.resources:
-            package = reg.type.split(":")[0]
-            provider = providers.get(package)
+            # An explicit provider is referenced as "<urn>::<id>"; otherwise the package's default provider applies.
+            explicit = by_urn.get(reg.provider.rsplit("::", 1)[0]) if reg.provider else None
+            provider = explicit or defaults.get(reg.type.split(":")[0])
             if provider and not reg.type.startswith("pulumi:"):
                 self.provider_of[reg.urn] = proto.AnalyzerProviderResource(
                     type=provider.type, name=provider.name, urn=provider.urn, properties=_struct(provider.inputs))

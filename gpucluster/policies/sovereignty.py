@@ -28,11 +28,8 @@ def _allowed_regions(args: ResourceValidationArgs, report: ReportViolation) -> N
         return
     region = region_of(args)
     if region and region not in expand(allowed):
-        report(f"lands in {region}, outside the allowed {allowed}")
-    if args.resource_type == GCS_BUCKET:
-        location = str(args.props.get("location", "")).upper()
-        if location in GCS_MULTI_REGIONS and location not in expand(allowed):
-            report(f"bucket location {location} is a multi-region outside the allowed {allowed}")
+        kind = "the multi-region" if region in GCS_MULTI_REGIONS else ""
+        report(f"lands in {kind or ''}{' ' if kind else ''}{region}, outside the allowed {allowed}")
 
 
 allowed_regions = ResourceValidationPolicy(
