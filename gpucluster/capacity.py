@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-Source = Literal["reservation", "capacity-block", "on-demand", "spot"]
+Source = Literal["reservation", "capacity-block", "on-demand", "spot", "flex-start"]
 RENDERABLE_ORDER: tuple[Source, ...] = ("reservation", "on-demand", "spot")
 SPOT_STRATEGY = "price-capacity-optimized"  # AWS's recommendation: fewer interruptions than lowest-price
 
@@ -23,7 +23,9 @@ def ordering_problem(sources: tuple[str, ...], on_demand_base: int) -> str | Non
         return f"{list(sources)} lists a source twice"
     if "capacity-block" in sources and len(sources) > 1:
         return "a capacity block is its own market: it cannot share a group with other sources; give it a pool of its own"
-    if "capacity-block" not in sources and list(sources) != [s for s in RENDERABLE_ORDER if s in sources]:
+    if "flex-start" in sources and len(sources) > 1:
+        return "flex-start (GCP Dynamic Workload Scheduler) is its own provisioning model: it cannot share a group with other sources"
+    if not {"capacity-block", "flex-start"} & set(sources) and list(sources) != [s for s in RENDERABLE_ORDER if s in sources]:
         return (
             f"{list(sources)}: AWS groups fill their on-demand base from reservations, then on-demand, and put spot "
             "above it; they never fall back from spot to on-demand. Order the sources as reservation, on-demand, spot"
@@ -68,6 +70,10 @@ class CapacityPlan:
     @property
     def reserved(self) -> bool:
         return "reservation" in self.sources or self.capacity_block
+
+    @property
+    def flex_start(self) -> bool:
+        return self.sources == ("flex-start",)
 
     @property
     def reservation_preference(self) -> str | None:

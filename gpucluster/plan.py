@@ -34,6 +34,10 @@ def pool_zones(spec: ClusterSpec, pool: Pool, instance: InstanceType) -> list[st
     return zones[:1] if fabric_enabled(pool, instance) else zones
 
 
+# GCP refuses compact placement with flex-start except on these (cluster-toolkit gke-node-pool preconditions).
+FLEX_COMPACT_SERIES = {"a3-ultragpu", "a4-highgpu"}  # machine name without its size
+
+
 def wants_placement_group(pool: Pool, instance: InstanceType) -> bool:
     """Whether to create a cluster placement group for the pool.
 
@@ -41,10 +45,12 @@ def wants_placement_group(pool: Pool, instance: InstanceType) -> bool:
     reservation was not made for starves the group (README, "Capacity"). A reservation's own group is
     named in `capacity.placementGroup` and used as it is.
     """
-    if pool.capacity.plan().reserved:
+    plan = pool.capacity.plan()
+    if plan.reserved:
         return False
     if pool.placement == "auto":
-        return fabric_enabled(pool, instance)
+        family_ok = not plan.flex_start or instance.name.rsplit("-", 1)[0] in FLEX_COMPACT_SERIES
+        return fabric_enabled(pool, instance) and family_ok
     return pool.placement == "cluster"
 
 

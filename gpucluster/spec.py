@@ -101,8 +101,14 @@ class Capacity(_Model):
     on_demand_base: int = Field(default=0, ge=0, description="Nodes from the sources before spot; spot fills the rest")
     reservation_id: Annotated[str, StringConstraints(pattern=r"^cr-[0-9a-f]{8,17}$")] | None = None
     reservation_group_arn: Annotated[str, StringConstraints(pattern=r"^arn:aws[a-z-]*:resource-groups:")] | None = None
+    reservation_name: Annotated[str, StringConstraints(pattern=r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")] | None = Field(
+        default=None, description="GCP: the specific reservation to consume"
+    )
     placement_group: str | None = Field(
         default=None, description="The cluster placement group the reservation was made for, if any"
+    )
+    max_run_hours: float | None = Field(
+        default=None, gt=0, description="flex-start: how long a VM may run (10 minutes to 7 days); default 7 days"
     )
     block_start: datetime | None = None
     block_end: datetime | None = None
@@ -119,12 +125,17 @@ class Capacity(_Model):
             raise ValueError(problem)
         reserved = "reservation" in sources or "capacity-block" in sources
         has_id, has_group = self.reservation_id is not None, self.reservation_group_arn is not None
+        has_name = self.reservation_name is not None
         if "capacity-block" in sources and not has_id:
             raise ValueError("capacity-block needs reservationId (the cr-... id of the purchased block)")
-        if "reservation" in sources and has_id == has_group:
-            raise ValueError("reservation needs exactly one of reservationId or reservationGroupArn")
-        if not reserved and (has_id or has_group or self.placement_group):
-            raise ValueError(f"reservationId/reservationGroupArn/placementGroup only apply to reservation or capacity-block, not {list(sources)}")
+        if "reservation" in sources and has_id + has_group + has_name != 1:
+            raise ValueError("reservation needs exactly one of reservationId or reservationGroupArn (AWS), or reservationName (GCP)")
+        if not reserved and (has_id or has_group or has_name or self.placement_group):
+            raise ValueError(f"reservationId/reservationGroupArn/reservationName/placementGroup only apply to reservation or capacity-block, not {list(sources)}")
+        if self.max_run_hours is not None and "flex-start" not in sources:
+            raise ValueError("maxRunHours only applies to flex-start")
+        if self.max_run_hours is not None and not 1 / 6 <= self.max_run_hours <= 168:
+            raise ValueError(f"maxRunHours must be between 10 minutes and 7 days (168 h), not {self.max_run_hours:g}")
         if (self.block_start or self.block_end) and "capacity-block" not in sources:
             raise ValueError("blockStart/blockEnd only apply to capacity-block")
         if (self.block_start is None) != (self.block_end is None):

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from .catalog import InstanceType, load
 from .fabric import aws_interfaces
-from .plan import address_plan, fabric_enabled, offered_zones, pool_zones
+from .plan import FLEX_COMPACT_SERIES, address_plan, fabric_enabled, offered_zones, pool_zones
 from .problems import Problem, SpecError, from_validation_error
 from .regions import SETS as REGION_SETS
 from .spec import ClusterSpec, Pool
@@ -182,6 +182,16 @@ def _check_capacity(at: str, pool: Pool, instance: InstanceType) -> Iterator[Pro
         if market not in instance.capacity_types:
             where = "type" if source == pool.capacity.type else "fallback"
             yield Problem(f"{at}.capacity.{where}", f"'{source}' is not offered for {instance.name}; it offers {_listing(instance.capacity_types)}")
+    capacity = pool.capacity
+    if instance.cloud == "gcp":
+        if len(capacity.sources) > 1:
+            yield Problem(f"{at}.capacity.fallback", f"{list(capacity.sources)}: a GCP instance group has one provisioning model; give each model its own pool")
+        if capacity.reservation_id or capacity.reservation_group_arn:
+            yield Problem(f"{at}.capacity", "reservationId/reservationGroupArn are AWS's; on GCP name the reservation with reservationName")
+    elif capacity.reservation_name:
+        yield Problem(f"{at}.capacity.reservationName", "reservationName is GCP's; on AWS give reservationId or reservationGroupArn")
+    if capacity.plan().flex_start and pool.placement == "cluster" and instance.name.rsplit("-", 1)[0] not in FLEX_COMPACT_SERIES:
+        yield Problem(f"{at}.placement", f"'cluster' with flex-start: GCP offers compact placement for flex-start only on A3 Ultra and A4, not {instance.name}")
     if pool.capacity.plan().capacity_block and (pool.size.min != pool.size.max or pool.size.min == 0):
         yield Problem(f"{at}.size", f"a capacity block is a fixed number of instances: min and max must be equal and above 0 (got min={pool.size.min}, max={pool.size.max})")
 

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Cloud = Literal["aws", "gcp"]
-CapacityType = Literal["on-demand", "spot", "capacity-block"]
+CapacityType = Literal["on-demand", "spot", "capacity-block", "flex-start"]
 
 
 class _Strict(BaseModel):
