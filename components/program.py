@@ -12,6 +12,7 @@ from gpucluster.validate import load_spec
 
 from .aws import AwsGpuCluster, AwsGpuClusterArgs
 from .aws import SpotTrainingPool
+from .gcp import GcpGpuCluster, GcpGpuClusterArgs
 
 
 def read_spec() -> ClusterSpec:
@@ -28,30 +29,26 @@ def read_spec() -> ClusterSpec:
     return spec
 
 
-def check_provider_region(spec: ClusterSpec) -> None:
-    configured = pulumi.Config("aws").get("region")
+def check_provider_config(spec: ClusterSpec) -> None:
+    """The provider's default region must be the spec's, so every resource lands where the spec (and the
+    residency policy) expects; GCP also needs its project."""
+    provider = pulumi.Config(spec.cloud)
+    problems = []
+    configured = provider.get("region")
     if configured != spec.region:
-        raise pulumi.RunError(
-            format_problems(
-                [
-                    Problem(
-                        "aws:region",
-                        f"stack config aws:region is {configured!r}, but the cluster spec says region {spec.region!r}; "
-                        "set them equal so every resource lands where the spec (and the residency policy) expects",
-                    )
-                ]
-            )
-        )
+        problems.append(Problem(f"{spec.cloud}:region", f"stack config {spec.cloud}:region is {configured!r}, but the "
+                                f"cluster spec says region {spec.region!r}; set them equal"))
+    if spec.cloud == "gcp" and not provider.get("project"):
+        problems.append(Problem("gcp:project", "stack config gcp:project is not set; the RoCE network profile and the KMS grants need it"))
+    if problems:
+        raise pulumi.RunError(format_problems(problems))
 
 
 def main() -> None:
     spec = read_spec()
-    if spec.cloud != "aws":
-        raise pulumi.RunError(
-            f"cloud '{spec.cloud}': the spec and catalog checks pass, but GCP components are not implemented yet "
-            "(see README, 'Status')"
-        )
-    check_provider_region(spec)
+    check_provider_config(spec)
+    if spec.cloud == "gcp":
+        return gcp_main(spec)
 
     cluster = AwsGpuCluster(spec.name, AwsGpuClusterArgs(spec))
     plans = [plan_pool(spec, pool) for pool in spec.pools]
@@ -111,3 +108,29 @@ def _storage_outputs(spec: ClusterSpec, cluster: AwsGpuCluster) -> dict:
             "monthlyUsdUsEast1": round(plan.monthly_usd, 2),
         }
     return outputs
+
+
+def gcp_main(spec: ClusterSpec) -> None:
+    cluster = GcpGpuCluster(spec.name, GcpGpuClusterArgs(spec, pulumi.Config("gcp").require("project")))
+    plans = [plan_pool(spec, pool) for pool in spec.pools]
+    pulumi.export("cluster", spec.name)
+    pulumi.export("region", spec.region)
+    pulumi.export(
+        "pools",
+        {
+            plan.pool.name: {
+                "machineType": plan.instance.name,
+                "zone": plan.zones[0],
+                "size": plan.pool.size.desired_or_min,
+                "gpusPerNode": plan.gpus_per_node,
+                "nics": [f"{nic.network}{'-' + str(nic.subnet) if nic.network == 'rdma' else ''}:{nic.nic_type}" for nic in plan.nics],
+                "capacity": list(plan.pool.capacity.sources),
+                "compactPlacement": plan.placement_group,
+                "instanceGroup": cluster.groups[plan.pool.name].instance_group,
+            }
+            for plan in plans
+        },
+    )
+    pulumi.export("gpus", {"min": sum(p.gpus_per_node * p.pool.size.min for p in plans),
+                           "max": sum(p.gpus_per_node * p.pool.size.max for p in plans)})
+    pulumi.export("storage", {"datasetBucket": cluster.storage.dataset_bucket, "checkpointBucket": cluster.storage.checkpoint_bucket})

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from .catalog import AwsFabric, InstanceType
+from .catalog import AwsFabric, GcpFabric, InstanceType
 
 InterfaceType = Literal["interface", "efa", "efa-only"]
 
@@ -45,3 +45,26 @@ def aws_interfaces(instance: InstanceType, efa: bool) -> tuple[AwsInterface, ...
 
 def efa_device_count(interfaces: tuple[AwsInterface, ...]) -> int:
     return sum(1 for i in interfaces if i.interface_type in ("efa", "efa-only"))
+
+
+@dataclass(frozen=True)
+class GcpNic:
+    """One NIC of a GCP VM: which cluster network it joins (and which of its subnets), and its type."""
+
+    network: str  # "host", "host-2", "gpu-<i>" (one VPC per GPU NIC) or "rdma" (one VPC, one subnet per NIC)
+    nic_type: Literal["GVNIC", "MRDMA"]
+    subnet: int = 0
+
+
+def gcp_nics(instance: InstanceType, fabric_on: bool) -> tuple[GcpNic, ...]:
+    """Host NICs, then every GPU NIC the machine has (cluster-toolkit's layouts): A3 High 4 and A3 Mega 8 GPU
+    VPCs of gVNIC; A3 Ultra and A4 a second gVNIC plus 8 MRDMA NICs on one RoCE VPC."""
+    fabric = instance.fabric
+    if not isinstance(fabric, GcpFabric):
+        raise TypeError(f"{instance.name} is not a GCP machine type")
+    nics = [GcpNic("host", "GVNIC")] + [GcpNic(f"host-{i + 1}", "GVNIC") for i in range(1, fabric.host_nics)]
+    if not fabric_on or not fabric.gpu_nics:
+        return tuple(nics)
+    if fabric.gpu_nic_type == "MRDMA":
+        return tuple(nics + [GcpNic("rdma", "MRDMA", i) for i in range(fabric.gpu_nics)])
+    return tuple(nics + [GcpNic(f"gpu-{i}", "GVNIC") for i in range(fabric.gpu_nics)])

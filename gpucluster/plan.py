@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from .capacity import CapacityPlan
 from .catalog import InstanceType, load
-from .fabric import AwsInterface, aws_interfaces
+from .fabric import AwsInterface, GcpNic, aws_interfaces, gcp_nics
 from .sizing import LustrePlan, plan_lustre
 from .spec import ClusterSpec, Pool
 
@@ -63,6 +63,7 @@ class PoolPlan:
     efa: bool
     placement_group: bool
     interfaces: tuple[AwsInterface, ...]
+    nics: tuple[GcpNic, ...] = ()
 
     @property
     def capacity(self) -> CapacityPlan:
@@ -86,6 +87,7 @@ def plan_pool(spec: ClusterSpec, pool: Pool) -> PoolPlan:
         efa=efa,
         placement_group=wants_placement_group(pool, instance),
         interfaces=aws_interfaces(instance, efa) if spec.cloud == "aws" else (),
+        nics=gcp_nics(instance, efa) if spec.cloud == "gcp" else (),
     )
 
 

@@ -212,6 +212,9 @@ class SharedFileSystem(_Model):
 class Buckets(_Model):
     dataset_size_tb: float = Field(default=0, ge=0, description="Expected data size, for cost estimates")
     checkpoint_size_tb: float = Field(default=0, ge=0)
+    multi_region: bool = Field(
+        default=False, description="GCP: the multi-region residency allows (EU under 'eu') instead of the region"
+    )
 
 
 class Storage(_Model):

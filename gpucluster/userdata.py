@@ -94,3 +94,14 @@ def render(scratch: ScratchSetup | None = None, shared: SharedMount | None = Non
     if len(text.encode()) > EC2_USER_DATA_LIMIT:
         raise ValueError(f"user data is {len(text.encode())} bytes; EC2 allows {EC2_USER_DATA_LIMIT}")
     return text
+
+
+GCE_LOCAL_SSD_MODEL = "nvme_card"
+
+
+def gce_startup_script(scratch: ScratchSetup) -> str:
+    """GCE runs a VM's startup-script at every boot, so the scratch script runs as it is, told what GCE's local
+    SSDs are called."""
+    body = script("scratch-raid.sh").split("\n", 1)[1]
+    settings = f"SCRATCH_MOUNT={scratch.mount}\nEXPECTED_DISKS={scratch.expected_disks}\nDISK_MODEL={GCE_LOCAL_SSD_MODEL}\n"
+    return "#!/bin/bash\n" + settings + body

@@ -28,7 +28,7 @@ def fake_machine(root: Path, instance_store_disks: int, mounted: bool = False, a
     models = [EBS] + [INSTANCE_STORE] * instance_store_disks
     for index, model in enumerate(models):
         (block / f"nvme{index}n1" / "device").mkdir(parents=True)
-        (block / f"nvme{index}n1" / "device" / "model").write_text(model + "\n")
+        (block / f"nvme{index}n1" / "device" / "model").write_text(f"{model:<40}\n")  # sysfs pads with spaces
     mounts = root / "mounts"
     mounts.write_text("/dev/nvme0n1p1 / ext4 rw 0 0\n" + ("/dev/md127 /scratch xfs rw,noatime 0 0\n" if mounted else ""))
     (root / "dev" / "md").mkdir(parents=True)
@@ -74,11 +74,11 @@ def test_scratch_is_idempotent(tmp_path):
 
 def test_scratch_skips_types_without_local_disks(tmp_path):
     out = run_scratch(fake_machine(tmp_path, 0)).stdout
-    assert "no local NVMe instance-store disks" in out and "+ " not in out
+    assert "no local NVMe disks" in out and "+ " not in out
 
 
 def test_scratch_warns_when_the_disk_count_differs_from_the_catalog(tmp_path):
-    assert "found 4 instance-store disks, the catalog says 8" in run_scratch(fake_machine(tmp_path, 4), expected=8).stdout
+    assert "found 4 local disks, the catalog says 8" in run_scratch(fake_machine(tmp_path, 4), expected=8).stdout
 
 
 def test_fsx_mount_dry_run(tmp_path):

@@ -48,6 +48,18 @@ FREE = {
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule",
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
 }
+FREE |= {
+    "gcp:compute/firewall:Firewall",
+    "gcp:compute/instanceTemplate:InstanceTemplate",  # priced through the group that launches it
+    "gcp:compute/network:Network",
+    "gcp:compute/resourcePolicy:ResourcePolicy",
+    "gcp:compute/router:Router",
+    "gcp:compute/subnetwork:Subnetwork",
+    "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember",
+    "gcp:kms/keyRing:KeyRing",
+    "gcp:serviceaccount/account:Account",
+    "gcp:storage/bucketIAMMember:BucketIAMMember",
+}
 EXPECTED_SIZE_TAG = "gpucluster:expected-size-tb"  # how a bucket's expected size reaches the graph
 
 
@@ -124,6 +136,7 @@ class _Estimator:
 
     def run(self) -> None:
         templates = {r["parent"]: r for r in self.resources if r["type"] == "aws:ec2/launchTemplate:LaunchTemplate"}
+        gcp_templates = {r["parent"]: r for r in self.resources if r["type"] == "gcp:compute/instanceTemplate:InstanceTemplate"}
         for resource in self.resources:
             type_ = resource["type"]
             if type_.startswith("pulumi:") or type_.startswith("gpucluster:") or type_ in FREE:
@@ -137,6 +150,7 @@ class _Estimator:
                 "aws:kms/key:Key": lambda r: self.hourly(r, "kms_key_month", "KMS key", "plus requests, not estimated", per_month=True),
                 "aws:ec2/vpcEndpoint:VpcEndpoint": self.endpoint,
                 "aws:sqs/queue:Queue": lambda r: self.skip(r, "billed per request; no request volume to estimate from"),
+                "gcp:compute/instanceGroupManager:InstanceGroupManager": lambda r: self.gcp_group(r, gcp_templates.get(r["parent"])),
             }.get(type_)
             if handler:
                 handler(resource)
@@ -230,6 +244,32 @@ class _Estimator:
                                    pool=pool))
         self.root_volumes(resource, template, nodes, pool, region)
 
+    def gcp_group(self, resource: dict, template: dict | None) -> None:
+        """A managed instance group runs its target size; spot and flex-start VMs bill at the spot rate."""
+        if template is None:
+            return self.skip(resource, "its instance template is not in the graph, so its machine type is unknown")
+        machine = template["inputs"].get("machineType")
+        if machine not in self.catalog:
+            return self.skip(resource, f"machine type {machine!r} is not in the catalog")
+        instance, region = self.catalog[machine], self.region(resource)
+        size = int(resource["inputs"].get("targetSize", 0))
+        nodes = {s: size for s in SCALES}
+        model = (template["inputs"].get("scheduling") or {}).get("provisioningModel", "STANDARD")
+        kind = "spot" if model in ("SPOT", "FLEX_START") else "on-demand"  # flex-start VMs bill at spot rates
+        pool = (template["inputs"].get("labels") or {}).get("gpucluster-pool") or resource["name"]
+        price = self.book.instance(region, machine)
+        self.power(pool, instance, nodes)
+        on_demand = price.on_demand if price else None
+        self.pools[pool] = {"resource": resource["urn"], "gpus": {s: size * instance.gpus for s in SCALES},
+                            "onDemandUsdPerGpuHour": round(on_demand / instance.gpus, 4) if on_demand else None, "complete": True}
+        unit = getattr(price, kind.replace("-", "_"), None) if price else None
+        if unit is None:
+            self.pools[pool]["complete"] = False
+            return self.skip(resource, f"no {kind} price for {machine} in {region} in the price book "
+                                       f"(`gpucluster prices refresh --cloud gcp`); {size} VM(s) unpriced")
+        self.lines.append(Line(resource["urn"], resource["name"], "instances", f"{machine} {kind} at ${unit:,.2f}/h",
+                               {s: size * unit for s in SCALES}, pool=pool))
+
     def root_volumes(self, resource: dict, template: dict, nodes: dict[str, int], pool: str, region: str) -> None:
         sizes = [m.get("ebs", {}).get("volumeSize", 0) for m in template["inputs"].get("blockDeviceMappings", [])]
         types = {m.get("ebs", {}).get("volumeType") for m in template["inputs"].get("blockDeviceMappings", [])}
@@ -254,9 +294,10 @@ def _sum(dicts: list[dict[str, float]]) -> dict[str, float]:
     return {s: sum(d.get(s, 0) for d in dicts) for s in SCALES}
 
 
-def estimate(resources: list[dict[str, Any]], cloud: str = "aws", book: PriceBook | None = None) -> dict[str, Any]:
-    """The `cost` section of the preview JSON for these resources."""
-    estimator = _Estimator(resources, book or load_prices(cloud))
+def estimate(resources: list[dict[str, Any]], book: PriceBook | None = None) -> dict[str, Any]:
+    """The `cost` section of the preview JSON for these resources (the cloud is the one their provider serves)."""
+    clouds = [r["type"].split(":")[-1] for r in resources if r["type"].startswith("pulumi:providers:")]
+    estimator = _Estimator(resources, book or load_prices(clouds[0] if clouds else "aws"))
     estimator.run()
     lines = estimator.lines
     pools: dict[str, dict[str, Any]] = {}

@@ -213,8 +213,8 @@ def run_program(
 
 
 def _run(main, project, stack, config, preview, on_register, existing) -> PreviewResult:
-    region = config.get("aws:region", "")
-    monitor = RecordingMonitor(PreviewMocks(region, preview, existing), on_register)
+    region = config.get("aws:region") or config.get("gcp:region", "")
+    monitor = RecordingMonitor(PreviewMocks(region, preview, existing, config.get("gcp:project", "")), on_register)
     logger = logging.getLogger(f"gpucluster.preview.{project}.{stack}")
     logger.propagate = False
     handler = _DiagnosticsHandler()

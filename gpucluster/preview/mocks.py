@@ -15,6 +15,7 @@ import pulumi
 from ..catalog import load
 
 ACCOUNT_ID = "123456789012"
+PROJECT_NUMBER = "123456789012"  # GCP
 
 # Resources whose name the AWS provider derives from the logical name when none is given: type -> property.
 AUTONAMED = {
@@ -27,6 +28,16 @@ AUTONAMED = {
     "aws:iam/role:Role": "name",
     "aws:s3/bucket:Bucket": "bucket",
     "aws:sqs/queue:Queue": "name",
+    "gcp:compute/firewall:Firewall": "name",
+    "gcp:compute/instanceGroupManager:InstanceGroupManager": "name",
+    "gcp:compute/network:Network": "name",
+    "gcp:compute/resourcePolicy:ResourcePolicy": "name",
+    "gcp:compute/router:Router": "name",
+    "gcp:compute/routerNat:RouterNat": "name",
+    "gcp:compute/subnetwork:Subnetwork": "name",
+    "gcp:kms/cryptoKey:CryptoKey": "name",
+    "gcp:kms/keyRing:KeyRing": "name",
+    "gcp:storage/bucket:Bucket": "name",
 }
 
 # EC2 id prefixes, and the ARN resource kind where the type has an ARN.
@@ -56,8 +67,9 @@ def autoname(type_: str, name: str) -> str:
 
 
 class PreviewMocks(pulumi.runtime.Mocks):
-    def __init__(self, region: str, preview: bool, existing: dict[str, dict[str, Any]] | None = None):
+    def __init__(self, region: str, preview: bool, existing: dict[str, dict[str, Any]] | None = None, project: str = ""):
         self.region = region
+        self.project = project  # GCP
         self.preview = preview
         self.existing = existing or {}
 
@@ -135,6 +147,11 @@ class PreviewMocks(pulumi.runtime.Mocks):
             # facts the catalog does not carry, so none are made up.
             zones = sorted({z for t in load("aws") for z in t.zones.get(region, ())})
             return {"id": region, "names": zones}
+        if args.token == "gcp:organizations/getProject:getProject":
+            return {"id": f"projects/{self.project}", "projectId": self.project, "name": self.project, "number": PROJECT_NUMBER}
+        if args.token == "gcp:storage/getProjectServiceAccount:getProjectServiceAccount":
+            email = f"service-{PROJECT_NUMBER}@gs-project-accounts.iam.gserviceaccount.com"
+            return {"id": email, "emailAddress": email, "member": f"serviceAccount:{email}"}
         raise NotImplementedError(
             f"the offline preview has no answer for the invoke {args.token}; "
             "add one to gpucluster/preview/mocks.py or run the Pulumi CLI"

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Stripes every local NVMe instance-store disk into one RAID0 volume mounted at $SCRATCH_MOUNT.
+# Stripes every local NVMe disk (EC2 instance store, GCE local SSD) into one RAID0 volume at $SCRATCH_MOUNT.
 # Runs at every boot and is idempotent: mounted -> nothing; array present (a reboot) -> mount it;
 # otherwise (first boot, or a stop/start wiped the disks) -> create, format, mount.
 # DRY_RUN=1 prints the commands instead of running them; SYSFS_ROOT, DEV_ROOT and PROC_MOUNTS let tests
@@ -7,6 +7,9 @@
 set -euo pipefail
 
 SCRATCH_MOUNT=${SCRATCH_MOUNT:-/scratch}
+# What local disks report as their model: EC2 instance store by default; GCE local SSDs say "nvme_card"
+# (their persistent disks "nvme_card-pd", which must not match).
+DISK_MODEL=${DISK_MODEL:-Amazon EC2 NVMe Instance Storage}
 EXPECTED_DISKS=${EXPECTED_DISKS:-}
 SYSFS_ROOT=${SYSFS_ROOT:-/sys}
 DEV_ROOT=${DEV_ROOT:-/dev}
@@ -26,18 +29,18 @@ fi
 disks=()
 for block in "$SYSFS_ROOT"/block/nvme*n1; do
   [[ -e $block/device/model ]] || continue
-  # Instance-store NVMe reports this model; EBS volumes report "Amazon Elastic Block Store".
-  if grep -q "Amazon EC2 NVMe Instance Storage" "$block/device/model"; then
+  model=$(sed 's/[[:space:]]*$//' "$block/device/model")  # sysfs pads the model with spaces
+  if [[ $model == "$DISK_MODEL" ]]; then
     disks+=("$DEV_ROOT/$(basename "$block")")
   fi
 done
 
 if (( ${#disks[@]} == 0 )); then
-  log "no local NVMe instance-store disks on this instance; $SCRATCH_MOUNT is not created"
+  log "no local NVMe disks ($DISK_MODEL) on this instance; $SCRATCH_MOUNT is not created"
   exit 0
 fi
 if [[ -n $EXPECTED_DISKS && ${#disks[@]} != "$EXPECTED_DISKS" ]]; then
-  log "warning: found ${#disks[@]} instance-store disks, the catalog says $EXPECTED_DISKS"
+  log "warning: found ${#disks[@]} local disks, the catalog says $EXPECTED_DISKS"
 fi
 
 if [[ -e $ARRAY ]]; then

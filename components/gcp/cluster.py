@@ -1,0 +1,102 @@
+"""GcpGpuCluster: the whole cluster a GCP spec declares, as one component."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_gcp as gcp
+
+from gpucluster.plan import PoolPlan, address_plan, plan_pool
+from gpucluster.regions import expand
+from gpucluster.spec import ClusterSpec
+from gpucluster.userdata import ScratchSetup, gce_startup_script
+
+from .instance_group import GpuInstanceGroup, GpuInstanceGroupArgs
+from .network import ClusterNetwork, ClusterNetworkArgs
+from .storage import TieredStorage, TieredStorageArgs
+
+
+def labels_of(tags: dict[str, str]) -> dict[str, str]:
+    """GCP labels: lowercase keys and values of letters, digits, '_' and '-'."""
+    def clean(text: str) -> str:
+        return re.sub(r"[^a-z0-9_-]", "_", text.lower())[:63]
+
+    return {clean(k): clean(v) for k, v in tags.items()}
+
+
+def bucket_location(spec: ClusterSpec) -> str:
+    """The region itself, unless residency allows only the EU and asks for its multi-region."""
+    allowed = expand(spec.residency.allowed_regions) if spec.residency else frozenset()
+    if spec.storage.buckets and spec.storage.buckets.multi_region and "EU" in allowed:
+        return "EU"
+    return spec.region.upper()
+
+
+@dataclass
+class GcpGpuClusterArgs:
+    spec: ClusterSpec
+    project: str
+
+
+class GcpGpuCluster(pulumi.ComponentResource):
+    """Networks sized for the pools' NIC layouts, storage under a customer-managed key, a node service account,
+    and one GpuInstanceGroup per pool (compact placement for fabric pools where GCP allows it)."""
+
+    groups: dict[str, GpuInstanceGroup]
+
+    def __init__(self, name: str, args: GcpGpuClusterArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("gpucluster:gcp:GpuCluster", name, None, opts)
+        spec = args.spec
+        child = pulumi.ResourceOptions(parent=self)
+        labels = labels_of({**spec.tags.as_dict(), "gpucluster-cluster": spec.name})
+        plans = [plan_pool(spec, pool) for pool in spec.pools]
+        fabric = [p.instance.fabric for p in plans if p.efa]
+        self.network = ClusterNetwork(
+            f"{name}-net",
+            ClusterNetworkArgs(
+                project=args.project, region=spec.region, zone=plans[0].zones[0],
+                host_cidr=next(iter(address_plan(spec).private.values())), labels=labels,
+                host_networks=max((p.instance.fabric.host_nics for p in plans), default=1),
+                gpu_vpcs=max((f.gpu_nics for f in fabric if f.gpu_nic_type == "GVNIC"), default=0),
+                rdma_subnets=max((f.gpu_nics for f in fabric if f.gpu_nic_type == "MRDMA"), default=0),
+                mtu=max((f.mtu or 1460 for f in fabric), default=1460),
+            ),
+            opts=child,
+        )
+        account = gcp.serviceaccount.Account(f"{name}-nodes", account_id=f"{spec.name}-nodes"[:30].rstrip("-"),
+                                             display_name=f"gpucluster {spec.name} nodes", opts=child)
+        self.storage = TieredStorage(
+            f"{name}-storage",
+            TieredStorageArgs(region=spec.region, bucket_location=bucket_location(spec), labels=labels,
+                              node_service_account=account.email),
+            opts=child,
+        )
+        self._spec = spec
+        self.groups = {plan.pool.name: self._group(name, plan, labels, account, child) for plan in plans}
+        self.register_outputs({"instanceGroups": {n: g.instance_group for n, g in self.groups.items()}})
+
+    def _group(self, name: str, plan: PoolPlan, labels, account, child) -> GpuInstanceGroup:
+        spec, pool = self._spec, plan.pool
+        policy = None
+        if plan.placement_group:
+            policy = gcp.compute.ResourcePolicy(
+                f"{name}-{pool.name}-compact", region=spec.region,
+                group_placement_policy={"collocation": "COLLOCATED"}, opts=child,
+            ).self_link
+        scratch = spec.storage.scratch
+        startup = gce_startup_script(ScratchSetup(scratch.mount, plan.instance.local_disks.count)) \
+            if scratch and plan.instance.local_disks.count else None
+        return GpuInstanceGroup(
+            f"{name}-{pool.name}",
+            GpuInstanceGroupArgs(
+                machine_type=plan.instance.name, zone=plan.zones[0], nics=plan.nics, subnets=self.network.subnets,
+                target_size=pool.size.desired_or_min, capacity=pool.capacity, kms_key=self.storage.kms_key,
+                service_account=account.email,
+                labels={**labels, "gpucluster-pool": pool.name, "gpucluster-purpose": pool.purpose},
+                placement_policy=policy, boot_disk_gb=pool.root_volume_gb, startup_script=startup,
+                **({"image": pool.image_id} if pool.image_id else {}),
+            ),
+            opts=child,
+        )
