@@ -36,6 +36,7 @@ class Watcher:
     destination: str
     lifecycle_hook: str
     heartbeat_seconds: int
+    cloud: str = "aws"
 
 
 def _env_file(values: dict[str, str | int]) -> str:
@@ -61,8 +62,13 @@ def _install(name: str, body: str, mode: str, path: str) -> str:
     return f"install -D -m {mode} /dev/stdin {path} <<'{marker}'\n{body.rstrip()}\n{marker}\n"
 
 
-def render(scratch: ScratchSetup | None = None, shared: SharedMount | None = None, watcher: Watcher | None = None) -> str:
-    """The whole user data script, or an empty string when the node needs none."""
+def render(
+    scratch: ScratchSetup | None = None,
+    shared: SharedMount | None = None,
+    watcher: Watcher | None = None,
+    disk_model: str | None = None,
+) -> str:
+    """The whole user data (or GCE startup) script, or an empty string when the node needs none."""
     parts: list[str] = []
     units: list[str] = []
 
@@ -75,7 +81,8 @@ def render(scratch: ScratchSetup | None = None, shared: SharedMount | None = Non
 
     if scratch:
         add("scratch", script("scratch-raid.sh"), "/usr/local/sbin/gpucluster-scratch",
-            {"SCRATCH_MOUNT": scratch.mount, "EXPECTED_DISKS": scratch.expected_disks},
+            {"SCRATCH_MOUNT": scratch.mount, "EXPECTED_DISKS": scratch.expected_disks,
+             **({"DISK_MODEL": disk_model} if disk_model else {})},
             "gpucluster: local NVMe RAID0 scratch", "local-fs.target", oneshot=True)
     if shared:
         add("fsx", script("fsx-mount.sh"), "/usr/local/sbin/gpucluster-fsx",
@@ -83,10 +90,10 @@ def render(scratch: ScratchSetup | None = None, shared: SharedMount | None = Non
             "gpucluster: mount the shared Lustre file system", "network-online.target", oneshot=True)
     if watcher:
         add("watcher", script("interruption-watcher.py"), "/usr/local/sbin/gpucluster-watcher",
-            {"CHECKPOINT_COMMAND": watcher.checkpoint_command, "CHECKPOINT_DIR": watcher.checkpoint_dir,
+            {"CLOUD": watcher.cloud, "CHECKPOINT_COMMAND": watcher.checkpoint_command, "CHECKPOINT_DIR": watcher.checkpoint_dir,
              "CHECKPOINT_DESTINATION": watcher.destination, "LIFECYCLE_HOOK": watcher.lifecycle_hook,
              "HEARTBEAT_SECONDS": watcher.heartbeat_seconds},
-            "gpucluster: checkpoint on spot interruption or scale-in", "network-online.target", oneshot=False)
+            "gpucluster: checkpoint on spot interruption, preemption or scale-in", "network-online.target", oneshot=False)
     if not parts:
         return ""
     enable = f"systemctl daemon-reload\nsystemctl enable --now {' '.join(units)}\n"
@@ -96,12 +103,4 @@ def render(scratch: ScratchSetup | None = None, shared: SharedMount | None = Non
     return text
 
 
-GCE_LOCAL_SSD_MODEL = "nvme_card"
-
-
-def gce_startup_script(scratch: ScratchSetup) -> str:
-    """GCE runs a VM's startup-script at every boot, so the scratch script runs as it is, told what GCE's local
-    SSDs are called."""
-    body = script("scratch-raid.sh").split("\n", 1)[1]
-    settings = f"SCRATCH_MOUNT={scratch.mount}\nEXPECTED_DISKS={scratch.expected_disks}\nDISK_MODEL={GCE_LOCAL_SSD_MODEL}\n"
-    return "#!/bin/bash\n" + settings + body
+GCE_LOCAL_SSD_MODEL = "nvme_card"  # what GCE local SSDs report (their persistent disks say "nvme_card-pd")

@@ -233,8 +233,16 @@ def check_residency(spec: ClusterSpec) -> Iterator[Problem]:
             yield Problem(f"residency.allowedRegions[{i}]", f"'{entry}' is neither a region nor a named set ({_listing(set(REGION_SETS))}){_closest(entry, regions)}")
 
 
+def check_not_built_yet(spec: ClusterSpec) -> Iterator[Problem]:
+    if spec.cloud == "gcp" and spec.storage.shared:
+        yield Problem("storage.shared", "a shared file system (Managed Lustre or Filestore) is not built on GCP yet; remove it or use buckets")
+    if spec.cloud == "gcp" and spec.network.private_subnets:
+        yield Problem("network.privateSubnets", "GCP subnets are regional: the host subnet is a slice of network.cidr; per-zone subnets do not apply")
+
+
 def semantic_problems(spec: ClusterSpec) -> list[Problem]:
-    problems = [*check_region(spec), *check_zones(spec), *check_network(spec), *check_pool_names(spec), *check_residency(spec)]
+    problems = [*check_region(spec), *check_zones(spec), *check_network(spec), *check_pool_names(spec), *check_residency(spec),
+                *check_not_built_yet(spec)]
     region_ok = not any(p.path == "region" for p in problems)
     if region_ok:
         for i, pool in enumerate(spec.pools):

@@ -121,19 +121,35 @@ def test_compact_placement_where_gcp_allows_it():
 
 @pytest.mark.parametrize("stack, disks", [("gcp-a3-mega-spot", 16), ("gcp-a3-ultra-eu", 32)])
 def test_local_ssd_raid_over_every_disk(stack, disks, tmp_path):
-    script = one(preview_stack(stack), TEMPLATE).inputs["metadata"]["startup-script"]
-    assert f"EXPECTED_DISKS={disks}\n" in script and "DISK_MODEL=nvme_card\n" in script
+    script = one(preview_gcp_stack(stack), TEMPLATE).inputs["metadata"]["startup-script"]
+    assert f'EXPECTED_DISKS="{disks}"' in script and 'DISK_MODEL="nvme_card"' in script
     machine = fake_machine(tmp_path, 0)
     block = Path(machine["SYSFS_ROOT"]) / "block"
     (block / "nvme0n1" / "device" / "model").write_text(f"{'nvme_card-pd':<40}\n")  # the boot persistent disk
     for index in range(1, disks + 1):
         (block / f"nvme{index}n1" / "device").mkdir(parents=True)
         (block / f"nvme{index}n1" / "device" / "model").write_text(f"{'nvme_card':<40}\n")
-    path = tmp_path / "startup.sh"
-    path.write_text(script)
-    out = subprocess.run(["bash", path], env={**os.environ, **machine, "DRY_RUN": "1"}, capture_output=True, text=True, check=True).stdout
+    env = {**os.environ, **machine, "DRY_RUN": "1", "DISK_MODEL": "nvme_card", "EXPECTED_DISKS": str(disks)}
+    out = subprocess.run(["bash", SCRIPTS / "scratch-raid.sh"], env=env, capture_output=True, text=True, check=True).stdout
     create = next(line for line in out.splitlines() if line.startswith("+ mdadm --create"))
-    assert f"--raid-devices={disks}" in create and "nvme0n1" not in create
+    assert f"--raid-devices={disks}" in create and "nvme0n1" not in create and "warning" not in out
+
+
+def test_spot_vms_get_the_preemption_watcher_checkpointing_to_gcs():
+    script = one(preview_gcp_stack("gcp-a3-mega-spot"), TEMPLATE).inputs["metadata"]["startup-script"]
+    assert 'CLOUD="gcp"' in script and 'CHECKPOINT_DESTINATION="gs://a3-mega-spot-storage-checkpoints-' in script
+    assert "gpucluster-watcher.service" in script
+    assert "gpucluster-watcher" not in one(preview_gcp_stack("gcp-a3-ultra-eu"), TEMPLATE).inputs["metadata"]["startup-script"]
+
+
+def preview_gcp_stack(stack: str):
+    """Update mode, so that the startup script, which names the checkpoint bucket, is known."""
+    from gpucluster.preview.engine import run_program
+    from gpucluster.preview.stackfile import stack_config
+
+    from .helpers import PROJECT
+
+    return run_program(str(PROJECT.main), PROJECT.name, stack, stack_config(PROJECT, stack), preview=False)
 
 
 def test_buckets():

@@ -263,3 +263,66 @@ def test_user_data_installs_every_script_and_fits_ec2s_limit():
     assert "systemctl enable --now gpucluster-scratch.service gpucluster-fsx.service gpucluster-watcher.service" in text
     assert subprocess.run(["bash", "-n"], input=text, text=True).returncode == 0
     assert render() == ""
+
+
+class FakeGceMetadata:
+    """The GCE metadata server on loopback: reads need `Metadata-Flavor: Google` (403 without); the VM is told
+    it is preempted after `preempt_after` seconds."""
+
+    def __init__(self, preempt_after: float):
+        self.started = time.monotonic()
+        self.preempt_after = preempt_after
+        self.refused = 0
+        self.preempted_at: float | None = None
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                if self.headers.get("Metadata-Flavor") != "Google":
+                    server.refused += 1
+                    return self._send(403, "Missing Metadata-Flavor:Google header.")
+                path = self.path.removeprefix("/computeMetadata/v1/")
+                if path == "instance/preempted":
+                    preempted = time.monotonic() - server.started >= server.preempt_after
+                    if preempted and server.preempted_at is None:
+                        server.preempted_at = time.monotonic()
+                    return self._send(200, "TRUE" if preempted else "FALSE")
+                if path == "instance/name":
+                    return self._send(200, "train-abcd")
+                self._send(404, "")
+
+            def _send(self, code, body):
+                self.send_response(code)
+                self.end_headers()
+                self.wfile.write(body.encode())
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.endpoint = f"http://127.0.0.1:{self.server.server_port}/computeMetadata/v1"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+
+
+def test_gce_preemption_checkpoints_to_gcs_within_thirty_seconds(node):
+    gcloud = node["bin"] / "gcloud"
+    gcloud.write_text(f"#!/bin/bash\necho \"$(date +%s.%N) gcloud $*\" >> {node['calls']}\n")
+    gcloud.chmod(0o755)
+    metadata = FakeGceMetadata(preempt_after=1.0)
+    env = {**watcher_env(node, metadata.endpoint, destination="gs://ckpt/c/train"), "CLOUD": "gcp"}
+    env.pop("LIFECYCLE_HOOK")
+    try:
+        done = run_watcher(env)
+    finally:
+        metadata.close()
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert metadata.preempted_at is not None and time.monotonic() - metadata.preempted_at < 30
+    assert metadata.refused == 0, "every read carried Metadata-Flavor: Google"
+    calls = node["calls"].read_text().splitlines()
+    assert [c.split(" ", 1)[1] for c in calls] == [
+        f"gcloud storage rsync --recursive {node['checkpoints']} gs://ckpt/c/train/train-abcd"]
+    assert (node["checkpoints"] / "latest").read_text().strip() == "step-1000"
+    assert "GCE preemption notice" in done.stdout

@@ -146,13 +146,14 @@ def test_region_mismatch_between_provider_and_spec_fails():
         preview_spec(BASE_SPEC, region="eu-west-1")
 
 
-def test_gcp_spec_is_validated_then_refused_honestly():
+def test_gcp_needs_its_project():
     import pulumi
 
     spec = {**BASE_SPEC, "cloud": "gcp", "region": "us-central1", "zones": ["us-central1-a"],
             "pools": [{"name": "train", "instanceType": "a3-megagpu-8g", "size": {"min": 1, "max": 1}}]}
-    with pytest.raises(pulumi.RunError, match="GCP components are not implemented yet"):
-        preview_spec(spec)
+    config = {"gcp:region": "us-central1", "gpucluster:cluster": json.dumps(spec)}
+    with pytest.raises(pulumi.RunError, match="gcp:project: stack config gcp:project is not set"):
+        run_program(str(PROJECT.main), PROJECT.name, "test", config)
 
 
 def test_installed_command_previews_the_default_stack():

@@ -11,7 +11,7 @@ import pulumi_gcp as gcp
 from gpucluster.plan import PoolPlan, address_plan, plan_pool
 from gpucluster.regions import expand
 from gpucluster.spec import ClusterSpec
-from gpucluster.userdata import ScratchSetup, gce_startup_script
+from gpucluster.userdata import GCE_LOCAL_SSD_MODEL, ScratchSetup, Watcher, render
 
 from .instance_group import GpuInstanceGroup, GpuInstanceGroupArgs
 from .network import ClusterNetwork, ClusterNetworkArgs
@@ -86,8 +86,15 @@ class GcpGpuCluster(pulumi.ComponentResource):
                 group_placement_policy={"collocation": "COLLOCATED"}, opts=child,
             ).self_link
         scratch = spec.storage.scratch
-        startup = gce_startup_script(ScratchSetup(scratch.mount, plan.instance.local_disks.count)) \
-            if scratch and plan.instance.local_disks.count else None
+        scratch_setup = ScratchSetup(scratch.mount, plan.instance.local_disks.count) if scratch and plan.instance.local_disks.count else None
+        checkpoint = pool.checkpoint
+        startup = self.storage.checkpoint_bucket.apply(lambda bucket: render(
+            scratch=scratch_setup,
+            watcher=Watcher(checkpoint.command or "", checkpoint.directory, f"gs://{bucket}/{spec.name}/{pool.name}",
+                            lifecycle_hook="", heartbeat_seconds=checkpoint.heartbeat_seconds, cloud="gcp")
+            if plan.capacity.spot or plan.capacity.flex_start else None,
+            disk_model=GCE_LOCAL_SSD_MODEL,
+        ) or None)
         return GpuInstanceGroup(
             f"{name}-{pool.name}",
             GpuInstanceGroupArgs(

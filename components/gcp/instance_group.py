@@ -59,7 +59,8 @@ class GpuInstanceGroup(pulumi.ComponentResource):
             scheduling=self._scheduling(args.capacity),
             reservation_affinity=self._reservation(args.capacity),
             shielded_instance_config={"enable_secure_boot": True, "enable_vtpm": True, "enable_integrity_monitoring": True},
-            metadata={"enable-oslogin": "TRUE", **({"startup-script": args.startup_script} if args.startup_script else {})},
+            metadata=pulumi.Output.from_input(args.startup_script).apply(
+                lambda script: {"enable-oslogin": "TRUE", **({"startup-script": script} if script else {})}),
             service_account={"email": args.service_account, "scopes": ["https://www.googleapis.com/auth/cloud-platform"]},
             resource_policies=args.placement_policy,  # one policy: the provider takes it as a string
             labels=args.labels,

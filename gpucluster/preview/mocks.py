@@ -91,9 +91,33 @@ class PreviewMocks(pulumi.runtime.Mocks):
         name = computed.get(name_property) or args.inputs.get(name_property or "name")
         if self.preview:
             return "", computed
+        if args.typ.startswith("gcp:"):
+            return self._gcp(args.typ, name or args.name, {**args.inputs, **computed}, computed)
         resource_id = self._resource_id(args.typ, args.name, name)
         computed.update(self._computed(args.typ, resource_id, name))
         return resource_id, computed
+
+    def _gcp(self, type_: str, name: str, inputs: dict[str, Any], computed: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """Ids, self links and emails shaped as the Google provider returns them."""
+        project, region = self.project, inputs.get("region") or self.region
+        kind = type_.split(":")[-1]
+        if type_ == "gcp:serviceaccount/account:Account":
+            email = f"{inputs['accountId']}@{project}.iam.gserviceaccount.com"
+            return f"projects/{project}/serviceAccounts/{email}", {**computed, "email": email, "member": f"serviceAccount:{email}"}
+        if type_ == "gcp:kms/keyRing:KeyRing":
+            ring = f"projects/{project}/locations/{inputs.get('location')}/keyRings/{name}"
+            return ring, computed
+        if type_ == "gcp:kms/cryptoKey:CryptoKey":
+            return f"{inputs.get('keyRing')}/cryptoKeys/{name}", computed
+        if type_.startswith("gcp:compute/"):
+            scope = {"Network": "global/networks", "Firewall": "global/firewalls", "InstanceTemplate": "global/instanceTemplates",
+                     "InstanceGroupManager": f"zones/{inputs.get('zone')}/instanceGroupManagers"}.get(kind, f"regions/{region}/{kind[0].lower() + kind[1:]}s")
+            link = f"https://www.googleapis.com/compute/v1/projects/{project}/{scope}/{name}"
+            extra = {"selfLink": link}
+            if kind == "InstanceTemplate":
+                extra["selfLinkUnique"] = f"{link}?uniqueId={_digest(link, length=12)}"
+            return f"projects/{project}/{scope}/{name}", {**computed, **extra}
+        return name, computed
 
     def _resource_id(self, type_: str, name: str, physical_name: str | None) -> str:
         if type_ in _EC2_IDS:

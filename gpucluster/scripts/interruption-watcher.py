@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
 """Node-side interruption watcher for spot training pools. Standard library only.
 
-Polls the instance metadata service (IMDSv2: a session token first, then every read with it) for a spot
-interruption notice (`spot/instance-action`) or a termination by the auto scaling group
-(`autoscaling/target-lifecycle-state` = Terminated). On either, once:
+AWS (CLOUD=aws): polls the instance metadata service (IMDSv2: a session token first, then every read with it)
+for a spot interruption notice (`spot/instance-action`) or a termination by the auto scaling group
+(`autoscaling/target-lifecycle-state` = Terminated). GCP (CLOUD=gcp): polls the metadata server (every read
+with `Metadata-Flavor: Google`) for `instance/preempted` = TRUE; GCE gives a preempted VM 30 seconds.
+On a notice, once:
   1. runs the pool's checkpoint command (if any), bounded by the time left,
   2. copies the checkpoint directory to the pool's checkpoint location (s3://... with `aws s3 sync`,
-     or a path on the shared file system),
-  3. completes the group's termination lifecycle action, so the node goes without waiting out the heartbeat.
+     gs://... with `gcloud storage rsync`, or a path on the shared file system),
+  3. on AWS, completes the group's termination lifecycle action, so the node goes without waiting out the
+     heartbeat.
 A missing token, an unreachable endpoint or a failing step is logged and never stops the watcher.
 
 Configuration comes from the environment (see `Config`); it is written by the node's user data.
@@ -28,6 +31,7 @@ from datetime import datetime, timezone
 
 TOKEN_TTL_SECONDS = 21600
 SPOT_NOTICE_SECONDS = 120  # AWS gives two minutes between the notice and the interruption
+GCE_NOTICE_SECONDS = 30  # GCE stops a preempted VM 30 seconds after telling it
 SAFETY_MARGIN_SECONDS = 15  # left for the copy and the lifecycle call after the checkpoint command
 
 
@@ -37,6 +41,7 @@ def log(message: str) -> None:
 
 @dataclass(frozen=True)
 class Config:
+    cloud: str
     endpoint: str
     poll_seconds: float
     checkpoint_command: str
@@ -48,13 +53,16 @@ class Config:
     @classmethod
     def from_env(cls) -> Config:
         env = os.environ
+        cloud = env.get("CLOUD", "aws")
+        default = "http://169.254.169.254" if cloud == "aws" else "http://metadata.google.internal/computeMetadata/v1"
         return cls(
-            endpoint=env.get("IMDS_ENDPOINT", "http://169.254.169.254").rstrip("/"),
+            cloud=cloud,
+            endpoint=env.get("IMDS_ENDPOINT", default).rstrip("/"),
             poll_seconds=float(env.get("POLL_SECONDS", "5")),
             checkpoint_command=env.get("CHECKPOINT_COMMAND", ""),
             checkpoint_dir=env.get("CHECKPOINT_DIR", "/scratch/checkpoints"),
             destination=env["CHECKPOINT_DESTINATION"],
-            lifecycle_hook=env["LIFECYCLE_HOOK"],
+            lifecycle_hook=env.get("LIFECYCLE_HOOK", ""),
             heartbeat_seconds=int(env.get("HEARTBEAT_SECONDS", "600")),
         )
 
@@ -96,10 +104,33 @@ class Imds:
         return None
 
 
+class GceMetadata:
+    """The GCE metadata server: every read carries `Metadata-Flavor: Google` (it refuses reads without)."""
+
+    def __init__(self, endpoint: str):
+        self.endpoint = endpoint
+
+    def get(self, path: str) -> str | None:
+        request = urllib.request.Request(f"{self.endpoint}/{path}", headers={"Metadata-Flavor": "Google"})
+        try:
+            with urllib.request.urlopen(request, timeout=2) as response:
+                return response.read().decode()
+        except urllib.error.HTTPError as error:
+            if error.code == 404:
+                return None
+            raise
+
+
 @dataclass(frozen=True)
 class Notice:
     reason: str
     deadline: float  # epoch seconds by which the node is gone
+
+
+def check_gce(metadata: GceMetadata) -> Notice | None:
+    if (metadata.get("instance/preempted") or "").strip().upper() == "TRUE":
+        return Notice("GCE preemption notice", time.time() + GCE_NOTICE_SECONDS)
+    return None
 
 
 def check(imds: Imds, heartbeat_seconds: int) -> Notice | None:
@@ -136,8 +167,9 @@ def copy_checkpoints(config: Config, instance_id: str) -> None:
     if not os.path.isdir(source):
         log(f"nothing to copy: {source} does not exist")
         return
-    if target.startswith("s3://"):
-        command = ["aws", "s3", "sync", "--only-show-errors", source, target]
+    if target.startswith("s3://") or target.startswith("gs://"):
+        command = (["aws", "s3", "sync", "--only-show-errors", source, target] if target.startswith("s3://")
+                   else ["gcloud", "storage", "rsync", "--recursive", source, target])
         done = subprocess.run(command)
         log(f"{' '.join(command)} exited {done.returncode}")
     else:
@@ -162,14 +194,13 @@ def complete_lifecycle(config: Config, imds: Imds, instance_id: str) -> None:
     log(f"complete-lifecycle-action exited {done.returncode}")
 
 
-def handle(config: Config, imds: Imds, notice: Notice) -> None:
+def handle(config: Config, imds, notice: Notice) -> None:
     log(f"{notice.reason}; {notice.deadline - time.time():.0f} s left")
-    instance_id = imds.get("meta-data/instance-id") or "unknown-instance"
-    for step in (
-        lambda: run_checkpoint(config, notice),
-        lambda: copy_checkpoints(config, instance_id),
-        lambda: complete_lifecycle(config, imds, instance_id),
-    ):
+    instance_id = imds.get("meta-data/instance-id" if config.cloud == "aws" else "instance/name") or "unknown-instance"
+    steps = [lambda: run_checkpoint(config, notice), lambda: copy_checkpoints(config, instance_id)]
+    if config.cloud == "aws":
+        steps.append(lambda: complete_lifecycle(config, imds, instance_id))
+    for step in steps:
         try:
             step()
         except Exception as error:  # each step is worth trying even if the one before failed
@@ -179,12 +210,12 @@ def handle(config: Config, imds: Imds, notice: Notice) -> None:
 
 def main() -> int:
     config = Config.from_env()
-    imds = Imds(config.endpoint)
+    imds = Imds(config.endpoint) if config.cloud == "aws" else GceMetadata(config.endpoint)
     log(f"watching {config.endpoint} every {config.poll_seconds:g} s")
     failures = 0
     while True:
         try:
-            notice = check(imds, config.heartbeat_seconds)
+            notice = check(imds, config.heartbeat_seconds) if config.cloud == "aws" else check_gce(imds)
             failures = 0
         except (OSError, ValueError) as error:  # unreachable, refused, timed out, or garbage
             failures += 1
