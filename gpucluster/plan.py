@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from .capacity import CapacityPlan
 from .catalog import InstanceType, load
 from .fabric import AwsInterface, GcpNic, aws_interfaces, gcp_nics
-from .sizing import LustrePlan, plan_lustre
+from .sizing import LustrePlan, ManagedLustrePlan, plan_lustre, plan_managed_lustre
 from .spec import ClusterSpec, Pool
 
 
@@ -113,13 +113,24 @@ def gpus_at_max(spec: ClusterSpec) -> int:
     return sum(catalog[pool.instance_type].gpus * pool.size.max for pool in spec.pools)
 
 
-def lustre_plan(spec: ClusterSpec) -> LustrePlan | None:
-    """The shared file system for the spec's throughput target, sized for every pool at its maximum."""
+def _shared_target_mbps(spec: ClusterSpec) -> float:
     shared = spec.storage.shared
-    if shared is None:
-        return None
     gbps = shared.throughput_gbps if shared.throughput_gbps is not None else shared.throughput_gbps_per_gpu * gpus_at_max(spec)
-    return plan_lustre(gbps * 1000, shared.min_capacity_gib)
+    return gbps * 1000
+
+
+def lustre_plan(spec: ClusterSpec) -> LustrePlan | None:
+    """AWS: FSx for Lustre for the spec's throughput target, sized for every pool at its maximum."""
+    if spec.storage.shared is None:
+        return None
+    return plan_lustre(_shared_target_mbps(spec), spec.storage.shared.min_capacity_gib)
+
+
+def managed_lustre_plan(spec: ClusterSpec) -> ManagedLustrePlan | None:
+    """GCP: Managed Lustre for the same target."""
+    if spec.storage.shared is None:
+        return None
+    return plan_managed_lustre(_shared_target_mbps(spec), spec.storage.shared.min_capacity_gib)
 
 
 def storage_zone(spec: ClusterSpec) -> str:

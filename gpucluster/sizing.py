@@ -57,3 +57,45 @@ def plan_lustre(target_mbps: float, min_capacity_gib: int = SMALLEST_GIB, prices
         for tier in PER_UNIT_THROUGHPUT
     ]
     return min(candidates, key=lambda plan: (plan.monthly_usd, -plan.throughput_mbps))
+
+
+# Google Cloud Managed Lustre tiers (docs.cloud.google.com/managed-lustre/docs/performance-tiers, read 2026-11):
+# MB/s per TiB -> (minimum GiB, step GiB, size where the step grows, larger step, maximum GiB).
+MANAGED_LUSTRE_TIERS = {
+    1000: (9_000, 9_000, 1_530_000, 72_000, 10_008_000),
+    500: (18_000, 18_000, 3_060_000, 144_000, 20_016_000),
+    250: (36_000, 36_000, 6_120_000, 288_000, 40_032_000),
+    125: (72_000, 72_000, 12_240_000, 72_000, 12_240_000),
+}
+
+
+@dataclass(frozen=True)
+class ManagedLustrePlan:
+    capacity_gib: int
+    per_unit_mbps: int
+
+    @property
+    def throughput_mbps(self) -> float:
+        return self.capacity_gib / GIB_PER_TIB * self.per_unit_mbps
+
+
+def managed_lustre_capacity(tier: int, gib: float) -> int | None:
+    """The smallest valid capacity of `tier` holding `gib`, or None above the tier's maximum."""
+    minimum, step, threshold, big_step, maximum = MANAGED_LUSTRE_TIERS[tier]
+    size = max(minimum, step * math.ceil(gib / step))
+    if size > threshold:
+        size = threshold + big_step * math.ceil((gib - threshold) / big_step)
+    return size if size <= maximum else None
+
+
+def plan_managed_lustre(target_mbps: float, min_capacity_gib: int = 0) -> ManagedLustrePlan:
+    """The smallest capacity meeting the target: no GCP storage prices are in the price book, so the footprint
+    (capacity) is what is minimised; ties go to the lower tier."""
+    candidates = []
+    for tier in sorted(MANAGED_LUSTRE_TIERS):
+        size = managed_lustre_capacity(tier, max(min_capacity_gib, target_mbps * GIB_PER_TIB / tier))
+        if size is not None:
+            candidates.append(ManagedLustrePlan(size, tier))
+    if not candidates:
+        raise ValueError(f"no Managed Lustre tier reaches {target_mbps:,.0f} MB/s")
+    return min(candidates, key=lambda plan: (plan.capacity_gib, plan.per_unit_mbps))

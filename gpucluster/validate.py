@@ -234,8 +234,6 @@ def check_residency(spec: ClusterSpec) -> Iterator[Problem]:
 
 
 def check_not_built_yet(spec: ClusterSpec) -> Iterator[Problem]:
-    if spec.cloud == "gcp" and spec.storage.shared:
-        yield Problem("storage.shared", "a shared file system (Managed Lustre or Filestore) is not built on GCP yet; remove it or use buckets")
     if spec.cloud == "gcp" and spec.network.private_subnets:
         yield Problem("network.privateSubnets", "GCP subnets are regional: the host subnet is a slice of network.cidr; per-zone subnets do not apply")
 

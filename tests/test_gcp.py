@@ -14,6 +14,7 @@ import googleapiclient
 import pytest
 
 from gpucluster.policies.harness import evaluate
+from gpucluster.sizing import MANAGED_LUSTRE_TIERS, plan_managed_lustre
 
 from .helpers import of_type, one, preview_spec
 from .test_node_scripts import SCRIPTS, fake_machine
@@ -82,7 +83,7 @@ def test_host_network_has_private_google_access_and_nat():
 
 
 def test_vm_hardening():
-    template = one(preview_stack("gcp-a3-ultra-eu"), TEMPLATE).inputs
+    template = one(preview_gcp_stack("gcp-a3-ultra-eu"), TEMPLATE).inputs
     assert template["shieldedInstanceConfig"] == {"enableSecureBoot": True, "enableVtpm": True, "enableIntegrityMonitoring": True}
     assert template["metadata"]["enable-oslogin"] == "TRUE"
     boot = template["disks"][0]
@@ -236,3 +237,27 @@ def test_storage_values_are_in_the_discovery_document():
     assert actions == {"Delete", "SetStorageClass", "AbortIncompleteMultipartUpload"}
     emitted_actions = {rule["action"]["type"] for b in buckets for rule in b.get("lifecycleRules", [])}
     assert emitted_actions and emitted_actions <= actions
+
+
+def test_managed_lustre_through_private_service_access():
+    graph = preview_gcp_stack("gcp-a3-ultra-eu")
+    instance = one(graph, "gcp:lustre/instance:Instance").inputs
+    plan = plan_managed_lustre(0.5 * 1000 * 64)  # 8 VMs x 8 GPUs x 0.5 GB/s
+    assert (instance["capacityGib"], instance["perUnitStorageThroughput"]) == (str(plan.capacity_gib), str(plan.per_unit_mbps))
+    assert instance["location"] == "europe-west4-a" and instance["kmsKey"].endswith("/cryptoKeys/" + one(graph, "gcp:kms/cryptoKey:CryptoKey").inputs["name"])
+    connection = one(graph, "gcp:servicenetworking/connection:Connection").inputs
+    assert connection["service"] == "servicenetworking.googleapis.com"
+    rule = next(f for f in of_type(graph, "gcp:compute/firewall:Firewall") if f.name.endswith("storage-lustre")).inputs
+    assert rule["allows"] == [{"protocol": "tcp", "ports": ["988"]}] and rule["sourceRanges"] == ["10.251.0.0/20"]
+    script = one(graph, TEMPLATE).inputs["metadata"]["startup-script"]
+    assert 'FSX_DNS="10.251.0.2"' in script and 'FSX_MOUNT_NAME="lustre"' in script and 'FSX_MOUNT="/lustre"' in script
+
+
+@pytest.mark.parametrize("target", [100, 9_000 * 1000 / 1024 + 1, 64_000, 1_600_000, 3_000_000])
+def test_managed_lustre_plan_is_the_smallest_valid_capacity(target):
+    plan = plan_managed_lustre(target)
+    assert plan.throughput_mbps >= target
+    for tier, (minimum, step, threshold, big_step, maximum) in MANAGED_LUSTRE_TIERS.items():
+        sizes = [*range(minimum, threshold + 1, step), *range(threshold + big_step, maximum + 1, big_step)]
+        feasible = [c for c in sizes if c / 1024 * tier >= target]
+        assert not feasible or feasible[0] >= plan.capacity_gib

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
-from gpucluster.plan import PoolPlan, address_plan, plan_pool
+from gpucluster.plan import PoolPlan, address_plan, managed_lustre_plan, plan_pool
 from gpucluster.regions import expand
 from gpucluster.spec import ClusterSpec
-from gpucluster.userdata import GCE_LOCAL_SSD_MODEL, ScratchSetup, Watcher, render
+from gpucluster.userdata import GCE_LOCAL_SSD_MODEL, ScratchSetup, SharedMount, Watcher, render
 
 from .instance_group import GpuInstanceGroup, GpuInstanceGroupArgs
 from .network import ClusterNetwork, ClusterNetworkArgs
@@ -70,7 +70,8 @@ class GcpGpuCluster(pulumi.ComponentResource):
         self.storage = TieredStorage(
             f"{name}-storage",
             TieredStorageArgs(region=spec.region, bucket_location=bucket_location(spec), labels=labels,
-                              node_service_account=account.email),
+                              node_service_account=account.email, lustre=managed_lustre_plan(spec),
+                              network=self.network.networks["host"], zone=plans[0].zones[0]),
             opts=child,
         )
         self._spec = spec
@@ -88,9 +89,12 @@ class GcpGpuCluster(pulumi.ComponentResource):
         scratch = spec.storage.scratch
         scratch_setup = ScratchSetup(scratch.mount, plan.instance.local_disks.count) if scratch and plan.instance.local_disks.count else None
         checkpoint = pool.checkpoint
-        startup = self.storage.checkpoint_bucket.apply(lambda bucket: render(
+        shared = spec.storage.shared
+        startup = pulumi.Output.all(self.storage.checkpoint_bucket, self.storage.lustre_mount_point).apply(lambda values: render(
             scratch=scratch_setup,
-            watcher=Watcher(checkpoint.command or "", checkpoint.directory, f"gs://{bucket}/{spec.name}/{pool.name}",
+            shared=SharedMount(values[1].split("@")[0], values[1].rsplit("/", 1)[1], shared.mount) if shared and values[1] else None,
+            watcher=Watcher(checkpoint.command or "", checkpoint.directory,
+                            f"gs://{values[0]}/{spec.name}/{pool.name}" if checkpoint.to == "s3" else f"{shared.mount}/checkpoints/{pool.name}",
                             lifecycle_hook="", heartbeat_seconds=checkpoint.heartbeat_seconds, cloud="gcp")
             if plan.capacity.spot or plan.capacity.flex_start else None,
             disk_model=GCE_LOCAL_SSD_MODEL,

@@ -1,6 +1,7 @@
-"""TieredStorage (GCP): the cluster's customer-managed key, and dataset and checkpoint buckets under it.
+"""TieredStorage (GCP): the cluster's customer-managed key, dataset and checkpoint buckets under it, and
+(with a throughput target) Managed Lustre reached through Private Service Access.
 
-Local SSD scratch lives on the nodes (startup script). A shared Lustre or Filestore tier is not built yet.
+Local SSD scratch lives on the nodes (startup script).
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
+from gpucluster.sizing import ManagedLustrePlan
+
 
 @dataclass
 class TieredStorageArgs:
@@ -17,6 +20,9 @@ class TieredStorageArgs:
     bucket_location: str  # a region, or a multi-region such as EU that the residency setting allows
     labels: dict[str, str]
     node_service_account: pulumi.Input[str]
+    lustre: ManagedLustrePlan | None = None
+    network: pulumi.Input[str] | None = None  # the host VPC, which the file system joins through PSA
+    zone: str | None = None
     soft_delete_days: int = 7
     noncurrent_delete_days: int = 30
 
@@ -29,6 +35,7 @@ class TieredStorage(pulumi.ComponentResource):
     kms_key: pulumi.Output[str]
     dataset_bucket: pulumi.Output[str]
     checkpoint_bucket: pulumi.Output[str]
+    lustre_mount_point: pulumi.Output[str] | None  # "IP@tcp:/FILESYSTEM"
 
     def __init__(self, name: str, args: TieredStorageArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("gpucluster:gcp:TieredStorage", name, None, opts)
@@ -71,4 +78,34 @@ class TieredStorage(pulumi.ComponentResource):
                                     member=pulumi.Output.concat("serviceAccount:", args.node_service_account), opts=child)
         self.kms_key = key.id
         self.dataset_bucket, self.checkpoint_bucket = buckets["datasets"].name, buckets["checkpoints"].name
-        self.register_outputs({"kmsKey": self.kms_key, "datasetBucket": self.dataset_bucket, "checkpointBucket": self.checkpoint_bucket})
+        self.lustre_mount_point = self._lustre(name, args, key, grants) if args.lustre else None
+        self.register_outputs({"kmsKey": self.kms_key, "datasetBucket": self.dataset_bucket,
+                               "checkpointBucket": self.checkpoint_bucket, "lustreMountPoint": self.lustre_mount_point})
+
+    def _lustre(self, name: str, args: TieredStorageArgs, key, grants) -> pulumi.Output[str]:
+        """Private Service Access (a peering range and the service networking connection), a firewall rule
+        for the Lustre port from that range, then the instance in the pools' zone under the cluster key."""
+        child = pulumi.ResourceOptions(parent=self)
+        peering = gcp.compute.GlobalAddress(f"{name}-psa", purpose="VPC_PEERING", address_type="INTERNAL",
+                                            prefix_length=20, network=args.network, opts=child)
+        connection = gcp.servicenetworking.Connection(f"{name}-psa", network=args.network,
+                                                      service="servicenetworking.googleapis.com",
+                                                      reserved_peering_ranges=[peering.name], opts=child)
+        gcp.compute.Firewall(
+            f"{name}-lustre", network=args.network, direction="INGRESS", allows=[{"protocol": "tcp", "ports": ["988"]}],
+            source_ranges=[pulumi.Output.concat(peering.address, "/20")],
+            description="Managed Lustre: the Lustre port from the service's peering range only", opts=child,
+        )
+        instance = gcp.lustre.Instance(
+            f"{name}-lustre",
+            instance_id=f"{name}-lustre"[:60],
+            location=args.zone,
+            network=args.network,
+            filesystem="lustre",
+            capacity_gib=str(args.lustre.capacity_gib),
+            per_unit_storage_throughput=str(args.lustre.per_unit_mbps),
+            kms_key=key.id,
+            labels=args.labels,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[connection, *grants]),
+        )
+        return instance.mount_point

@@ -50,6 +50,8 @@ FREE = {
 }
 FREE |= {
     "gcp:compute/firewall:Firewall",
+    "gcp:compute/globalAddress:GlobalAddress",  # an internal peering range
+    "gcp:servicenetworking/connection:Connection",
     "gcp:compute/instanceTemplate:InstanceTemplate",  # priced through the group that launches it
     "gcp:compute/network:Network",
     "gcp:compute/resourcePolicy:ResourcePolicy",

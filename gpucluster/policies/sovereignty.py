@@ -77,6 +77,8 @@ def _customer_keys(args: ResourceValidationArgs, report: ReportViolation) -> Non
                 report("encrypts with an AWS-owned key; give it a customer-managed KMS key")
     elif kind in ("aws:fsx/lustreFileSystem:LustreFileSystem", "aws:efs/fileSystem:FileSystem") and not is_set(props, "kmsKeyId"):
         report("has no customer-managed kmsKeyId")
+    elif kind == "gcp:lustre/instance:Instance" and not is_set(props, "kmsKey"):
+        report("has no customer-managed kmsKey")
     elif kind == GCS_BUCKET and not is_set(props.get("encryption") or {}, "defaultKmsKeyName"):
         report("has no customer-managed encryption key (encryption.defaultKmsKeyName)")
 

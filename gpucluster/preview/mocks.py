@@ -29,6 +29,7 @@ AUTONAMED = {
     "aws:s3/bucket:Bucket": "bucket",
     "aws:sqs/queue:Queue": "name",
     "gcp:compute/firewall:Firewall": "name",
+    "gcp:compute/globalAddress:GlobalAddress": "name",
     "gcp:compute/instanceGroupManager:InstanceGroupManager": "name",
     "gcp:compute/network:Network": "name",
     "gcp:compute/resourcePolicy:ResourcePolicy": "name",
@@ -109,6 +110,10 @@ class PreviewMocks(pulumi.runtime.Mocks):
             return ring, computed
         if type_ == "gcp:kms/cryptoKey:CryptoKey":
             return f"{inputs.get('keyRing')}/cryptoKeys/{name}", computed
+        if type_ == "gcp:lustre/instance:Instance":
+            return name, {**computed, "mountPoint": f"10.251.0.2@tcp:/{inputs.get('filesystem')}"}
+        if type_ == "gcp:compute/globalAddress:GlobalAddress":
+            return name, {**computed, "address": "10.251.0.0"}
         if type_.startswith("gcp:compute/"):
             scope = {"Network": "global/networks", "Firewall": "global/firewalls", "InstanceTemplate": "global/instanceTemplates",
                      "InstanceGroupManager": f"zones/{inputs.get('zone')}/instanceGroupManagers"}.get(kind, f"regions/{region}/{kind[0].lower() + kind[1:]}s")
