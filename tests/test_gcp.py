@@ -16,7 +16,7 @@ import pytest
 from gpucluster.policies.harness import evaluate
 from gpucluster.sizing import MANAGED_LUSTRE_TIERS, plan_managed_lustre
 
-from .helpers import of_type, one, preview_spec
+from .helpers import of_type, one
 from .test_node_scripts import SCRIPTS, fake_machine
 from .test_preview import preview_stack
 

@@ -92,7 +92,7 @@ class AwsGpuCluster(pulumi.ComponentResource):
         )
 
     def _group(self, plan: PoolPlan, identity: NodeIdentity) -> GpuInstanceGroup | SpotTrainingPool:
-        pool, spec = plan.pool, self._spec
+        pool = plan.pool
         name = f"{self._name}-{pool.name}"
         if pool.capacity.reservation_id:
             self._check_reservation(name, plan)

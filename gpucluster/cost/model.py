@@ -7,7 +7,7 @@ money: the GPU nodes' draw from the accelerators' board power plus the host arou
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ..catalog import load as load_catalog
