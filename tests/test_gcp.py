@@ -261,3 +261,12 @@ def test_managed_lustre_plan_is_the_smallest_valid_capacity(target):
         sizes = [*range(minimum, threshold + 1, step), *range(threshold + big_step, maximum + 1, big_step)]
         feasible = [c for c in sizes if c / 1024 * tier >= target]
         assert not feasible or feasible[0] >= plan.capacity_gib
+
+
+def test_no_template_asks_for_tier_1_and_no_catalog_type_could_have_it():
+    # Compute Engine offers TIER_1 only on N2, N2D, C2, C2D and C3 with 30+ vCPUs (README, "GCP").
+    from gpucluster import catalog
+
+    assert not [t.name for t in catalog.load("gcp") if t.name.split("-")[0] in {"n2", "n2d", "c2", "c2d", "c3"}]
+    for stack in ("gcp-a3-mega-spot", "gcp-a3-ultra-eu"):
+        assert "networkPerformanceConfig" not in one(preview_stack(stack), TEMPLATE).inputs
