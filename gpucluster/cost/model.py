@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..catalog import load as load_catalog
+from ..graph import SCALES, group_nodes, tags_of
 from .prices import HOURS_PER_MONTH, PriceBook
 from .prices import load as load_prices
 
-SCALES = ("min", "desired", "max")
 # Whole-system power over accelerator power for an 8-GPU HGX node: NVIDIA DGX H100 datasheet, 10.2 kW system
 # maximum for 8 x 700 W GPUs (5.6 kW). Applied to every GPU node as the host overhead.
 HOST_POWER_FACTOR = 10.2 / 5.6
@@ -109,13 +109,6 @@ def _flat(value: float) -> dict[str, float]:
     return {scale: value for scale in SCALES}
 
 
-def _tags(inputs: dict) -> dict[str, str]:
-    tags = inputs.get("tags") or {}
-    if isinstance(tags, list):  # auto scaling groups list their tags
-        return {t.get("key"): t.get("value") for t in tags if isinstance(t, dict)}
-    return tags if isinstance(tags, dict) else {}
-
-
 class _Estimator:
     def __init__(self, resources: list[dict[str, Any]], book: PriceBook):
         self.resources = resources
@@ -183,7 +176,7 @@ class _Estimator:
                                f"FSx for Lustre {capacity:,} GiB at {tier} MB/s/TiB", _flat(capacity * price / HOURS_PER_MONTH)))
 
     def bucket(self, resource: dict) -> None:
-        size = _tags(resource["inputs"]).get(EXPECTED_SIZE_TAG)
+        size = (tags_of(resource["inputs"]) or {}).get(EXPECTED_SIZE_TAG)
         if size is None:
             return self.skip(resource, f"no expected size (tag {EXPECTED_SIZE_TAG}); S3 is billed by what is stored")
         lifecycle = next((r for r in self.resources if r["type"] == "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
@@ -204,25 +197,14 @@ class _Estimator:
         inputs = resource["inputs"]
         if template is None:
             return self.skip(resource, "its launch template is not in the graph, so its instance type is unknown")
-        policy = inputs.get("mixedInstancesPolicy") or {}
-        overrides = (policy.get("launchTemplate") or {}).get("overrides") or []
-        instance_type = template["inputs"].get("instanceType") or (overrides[0].get("instanceType") if overrides else None)
+        launched = group_nodes(inputs, template["inputs"])
+        instance_type, nodes, rates = launched.instance_type, launched.nodes, launched.markets
         if instance_type not in self.catalog:
             return self.skip(resource, f"instance type {instance_type!r} is not in the catalog")
         instance = self.catalog[instance_type]
         region = self.region(resource)
-        nodes = {"min": inputs.get("minSize", 0), "desired": inputs.get("desiredCapacity", inputs.get("minSize", 0)), "max": inputs.get("maxSize", 0)}
-        pool = _tags(inputs).get("gpucluster:pool") or resource["name"]
-        distribution = policy.get("instancesDistribution") or {}
-        market = (template["inputs"].get("instanceMarketOptions") or {}).get("marketType")
+        pool = (tags_of(inputs) or {}).get("gpucluster:pool") or resource["name"]
         price = self.book.instance(region, instance_type)
-        if market == "capacity-block":
-            rates = {"capacity-block": {s: n for s, n in nodes.items()}}
-        else:
-            base = distribution.get("onDemandBaseCapacity", 0)
-            above = distribution.get("onDemandPercentageAboveBaseCapacity", 100)
-            spot = {s: round(max(0, n - base) * (100 - above) / 100) for s, n in nodes.items()}
-            rates = {"on-demand": {s: nodes[s] - spot[s] for s in SCALES}, "spot": spot}
         self.power(pool, instance, nodes)
         on_demand = price.on_demand if price else None
         self.pools[pool] = {

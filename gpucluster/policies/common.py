@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pulumi_policy import PolicyResource, ResourceValidationArgs, proxy
@@ -27,38 +27,6 @@ def region_of(resource: ResourceValidationArgs | PolicyResource) -> str | None:
     if provider is not None:
         return provider.props.get("region")
     return None
-
-
-def tags_of(props: Mapping[str, Any]) -> dict[str, str] | None:
-    """A resource's tags, or None when the resource takes none. Auto scaling groups list theirs."""
-    if "tags" not in props:
-        return None
-    tags = props.get("tags") or {}
-    if isinstance(tags, list) or (not isinstance(tags, Mapping) and isinstance(tags, Iterable)):
-        return {t["key"]: t["value"] for t in tags}
-    return dict(tags)
-
-
-def group_market(props: Mapping[str, Any], template: Mapping[str, Any] | None) -> dict[str, Any]:
-    """How a group buys its nodes: spot above which base, reserved, capacity block."""
-    policy = props.get("mixedInstancesPolicy") or {}
-    distribution = policy.get("instancesDistribution") or {}
-    market = ((template or {}).get("instanceMarketOptions") or {}).get("marketType")
-    reservation = props.get("capacityReservationSpecification") or {}
-    spot_share = 100 - distribution.get("onDemandPercentageAboveBaseCapacity", 100) if distribution else 0
-    return {
-        "capacity_block": market == "capacity-block",
-        "reserved": bool(reservation.get("capacityReservationPreference")) or market == "capacity-block",
-        "spot_share": spot_share,
-        "on_demand_base": distribution.get("onDemandBaseCapacity", 0) if distribution else None,
-    }
-
-
-def group_instance_type(props: Mapping[str, Any], template: Mapping[str, Any] | None) -> str | None:
-    if template and template.get("instanceType"):
-        return template["instanceType"]
-    overrides = ((props.get("mixedInstancesPolicy") or {}).get("launchTemplate") or {}).get("overrides") or []
-    return overrides[0].get("instanceType") if overrides else None
 
 
 def templates_by_parent(resources: list[PolicyResource]) -> dict[str | None, PolicyResource]:

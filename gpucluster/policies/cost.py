@@ -15,7 +15,8 @@ from pulumi_policy import (
 )
 
 from ..cost import estimate
-from .common import ASG, REQUIRED_TAGS, as_graph, group_instance_type, group_market, tags_of, templates_by_parent
+from ..graph import group_nodes, tags_of
+from .common import ASG, REQUIRED_TAGS, as_graph, templates_by_parent
 
 NAME = "gpucluster-cost"
 SCALE = {"type": "string", "enum": ["min", "desired", "max"], "default": "max"}
@@ -122,13 +123,13 @@ def _groups(args: StackValidationArgs):
 def _on_demand_large(args: StackValidationArgs, report: ReportViolation) -> None:
     config = args.get_config()
     for group, template in _groups(args):
-        instance_type = group_instance_type(group.props, template)
+        launched = group_nodes(group.props, template)
+        instance_type = launched.instance_type
         if not instance_type or instance_type.split(".")[0] not in config["families"]:
             continue
-        market, tags = group_market(group.props, template), tags_of(group.props) or {}
-        if market["reserved"] or tags.get("gpucluster:pool") in config["allowPools"]:
+        if launched.reserved or (tags_of(group.props) or {}).get("gpucluster:pool") in config["allowPools"]:
             continue
-        on_demand = int(group.props.get("maxSize", 0) if market["spot_share"] == 0 else (market["on_demand_base"] or 0))
+        on_demand = launched.on_demand["max"]
         if on_demand:
             report(f"{on_demand} on-demand {instance_type} node(s) without a reservation or capacity block; "
                    f"reserve the capacity, use spot, or list the pool in allowPools", group.urn)
@@ -155,9 +156,9 @@ def _spot_or_zero(args: StackValidationArgs, report: ReportViolation) -> None:
         purpose = (tags_of(group.props) or {}).get("gpucluster:purpose")
         if purpose not in purposes:
             continue
-        market = group_market(group.props, template)
-        if market["spot_share"] == 0 and not market["reserved"] and group.props.get("minSize", 0) > 0:
-            report(f"a {purpose} pool on on-demand capacity keeps {int(group.props.get('minSize'))} node(s) running "
+        launched = group_nodes(group.props, template)
+        if not any(launched.spot.values()) and not launched.reserved and launched.nodes["min"] > 0:
+            report(f"a {purpose} pool on on-demand capacity keeps {launched.nodes['min']} node(s) running "
                    "at all times; use spot or let it scale to zero (size.min: 0)", group.urn)
 
 
