@@ -5,7 +5,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pulumi_policy import PolicyResource, ResourceValidationArgs, proxy
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyConfigSchema,
+    PolicyResource,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    Severity,
+    StackValidationPolicy,
+    proxy,
+)
 
 REQUIRED_TAGS = ("owner", "cost-center", "project")
 ASG = "aws:autoscaling/group:Group"
@@ -73,3 +82,23 @@ def is_set(props: Mapping[str, Any], key: str) -> bool:
     except (KeyError, TypeError):
         target = props
     return target.get(key) not in (None, "")
+
+
+def declare(
+    *,
+    name: str,
+    description: str,
+    validate,
+    severity: Severity,
+    remediation: str,
+    stack: bool = False,
+    level: EnforcementLevel = EnforcementLevel.MANDATORY,
+    settings: dict[str, Any] | None = None,
+):
+    """A policy of these packs: every one has a severity and remediation text; `settings` is its config schema's
+    properties (JSON Schema, with defaults)."""
+    kind = StackValidationPolicy if stack else ResourceValidationPolicy
+    return kind(
+        name=name, description=description, validate=validate, enforcement_level=level, severity=severity,
+        remediation_steps=remediation, config_schema=PolicyConfigSchema(properties=settings) if settings else None,
+    )

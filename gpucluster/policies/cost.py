@@ -5,18 +5,15 @@ from __future__ import annotations
 
 from pulumi_policy import (
     EnforcementLevel,
-    PolicyConfigSchema,
     ReportViolation,
     ResourceValidationArgs,
-    ResourceValidationPolicy,
     Severity,
     StackValidationArgs,
-    StackValidationPolicy,
 )
 
 from ..cost import estimate
 from ..graph import group_nodes, tags_of
-from .common import ASG, REQUIRED_TAGS, as_graph, templates_by_parent
+from .common import ASG, REQUIRED_TAGS, as_graph, declare, templates_by_parent
 
 NAME = "gpucluster-cost"
 SCALE = {"type": "string", "enum": ["min", "desired", "max"], "default": "max"}
@@ -43,18 +40,18 @@ def _budget(args: StackValidationArgs, report: ReportViolation) -> None:
                    f"(largest: {biggest}){unpriced}", top[0]["resource"] if top else None)
 
 
-stack_budget = StackValidationPolicy(
+stack_budget = declare(
+    stack=True,
     name="stack-budget",
     description="The stack's estimated cost stays within its hourly and monthly budget.",
     validate=_budget,
-    enforcement_level=EnforcementLevel.MANDATORY,
-    config_schema=PolicyConfigSchema(properties={
+    settings={
         "maxMonthlyUsd": {"type": "number", "exclusiveMinimum": 0},
         "maxHourlyUsd": {"type": "number", "exclusiveMinimum": 0},
         "scale": SCALE,
-    }),
+    },
     severity=Severity.HIGH,
-    remediation_steps="Lower pool max sizes, move pools to spot or reserved capacity, or raise the budget (spec budget).",
+    remediation="Lower pool max sizes, move pools to spot or reserved capacity, or raise the budget (spec budget).",
 )
 
 
@@ -63,13 +60,14 @@ def _everything_priced(args: StackValidationArgs, report: ReportViolation) -> No
         report(f"not in any cost total: {item['reason']}", item["resource"])
 
 
-everything_priced = StackValidationPolicy(
+everything_priced = declare(
+    stack=True,
     name="everything-priced",
     description="Every resource is priced, so budgets see the whole stack.",
     validate=_everything_priced,
-    enforcement_level=EnforcementLevel.ADVISORY,
+    level=EnforcementLevel.ADVISORY,
     severity=Severity.LOW,
-    remediation_steps="Refresh prices (gpucluster prices refresh), give buckets an expected size, or accept the gap.",
+    remediation="Refresh prices (gpucluster prices refresh), give buckets an expected size, or accept the gap.",
 )
 
 
@@ -81,14 +79,14 @@ def _gpus_per_group(args: StackValidationArgs, report: ReportViolation) -> None:
             report(f"pool '{name}' can grow to {pool['gpus']['max']} GPUs, above the cap of {limit:g} per pool", pool["resource"])
 
 
-gpus_per_pool = StackValidationPolicy(
+gpus_per_pool = declare(
+    stack=True,
     name="gpus-per-pool",
     description="No pool can grow past the GPU cap.",
     validate=_gpus_per_group,
-    enforcement_level=EnforcementLevel.MANDATORY,
-    config_schema=PolicyConfigSchema(properties={"maxGpusPerPool": {"type": "integer", "minimum": 1, "default": 512}}),
+    settings={"maxGpusPerPool": {"type": "integer", "minimum": 1, "default": 512}},
     severity=Severity.MEDIUM,
-    remediation_steps="Lower the pool's size.max or raise maxGpusPerPool.",
+    remediation="Lower the pool's size.max or raise maxGpusPerPool.",
 )
 
 
@@ -101,14 +99,14 @@ def _gpus_per_stack(args: StackValidationArgs, report: ReportViolation) -> None:
         report(f"the stack can grow to {total} GPUs, above the cap of {limit:g}")
 
 
-gpus_per_stack = StackValidationPolicy(
+gpus_per_stack = declare(
+    stack=True,
     name="gpus-per-stack",
     description="The whole stack stays under its GPU cap at maximum size.",
     validate=_gpus_per_stack,
-    enforcement_level=EnforcementLevel.MANDATORY,
-    config_schema=PolicyConfigSchema(properties={"maxGpus": {"type": "integer", "minimum": 1}}),
+    settings={"maxGpus": {"type": "integer", "minimum": 1}},
     severity=Severity.MEDIUM,
-    remediation_steps="Lower pool max sizes or raise maxGpus (spec budget.maxGpus).",
+    remediation="Lower pool max sizes or raise maxGpus (spec budget.maxGpus).",
 )
 
 
@@ -135,18 +133,19 @@ def _on_demand_large(args: StackValidationArgs, report: ReportViolation) -> None
                    f"reserve the capacity, use spot, or list the pool in allowPools", group.urn)
 
 
-on_demand_large_types = StackValidationPolicy(
+on_demand_large_types = declare(
+    stack=True,
     name="no-unreserved-on-demand-large-gpus",
     description="Large GPU types run on reserved capacity or spot, not plain on demand, unless allowed.",
     validate=_on_demand_large,
-    enforcement_level=EnforcementLevel.ADVISORY,
-    config_schema=PolicyConfigSchema(properties={
+    level=EnforcementLevel.ADVISORY,
+    settings={
         "families": {"type": "array", "items": {"type": "string"},
                      "default": ["p4d", "p4de", "p5", "p5e", "p5en", "p6-b200", "p6-b300", "trn1", "trn1n"]},
         "allowPools": {"type": "array", "items": {"type": "string"}, "default": []},
-    }),
+    },
     severity=Severity.MEDIUM,
-    remediation_steps="Use capacity type reservation or capacity-block, add spot above an on-demand base, or allow the pool.",
+    remediation="Use capacity type reservation or capacity-block, add spot above an on-demand base, or allow the pool.",
 )
 
 
@@ -162,15 +161,16 @@ def _spot_or_zero(args: StackValidationArgs, report: ReportViolation) -> None:
                    "at all times; use spot or let it scale to zero (size.min: 0)", group.urn)
 
 
-spot_or_scale_to_zero = StackValidationPolicy(
+spot_or_scale_to_zero = declare(
+    stack=True,
     name="training-pools-spot-or-scale-to-zero",
     description="Pools marked for training or dev use spot or can scale to zero.",
     validate=_spot_or_zero,
-    enforcement_level=EnforcementLevel.ADVISORY,
-    config_schema=PolicyConfigSchema(properties={
-        "purposes": {"type": "array", "items": {"type": "string"}, "default": ["training", "dev"]}}),
+    level=EnforcementLevel.ADVISORY,
+    settings={
+        "purposes": {"type": "array", "items": {"type": "string"}, "default": ["training", "dev"]}},
     severity=Severity.LOW,
-    remediation_steps="Set capacity.type: spot, or size.min: 0 so idle pools cost nothing.",
+    remediation="Set capacity.type: spot, or size.min: 0 so idle pools cost nothing.",
 )
 
 
@@ -183,15 +183,14 @@ def _tags(args: ResourceValidationArgs, report: ReportViolation) -> None:
         report(f"missing cost-allocation tag(s) {missing}")
 
 
-cost_allocation_tags = ResourceValidationPolicy(
+cost_allocation_tags = declare(
     name="cost-allocation-tags",
     description="Every taggable resource carries the cost-allocation tags.",
     validate=_tags,
-    enforcement_level=EnforcementLevel.MANDATORY,
-    config_schema=PolicyConfigSchema(properties={
-        "required": {"type": "array", "items": {"type": "string"}, "default": list(REQUIRED_TAGS)}}),
+    settings={
+        "required": {"type": "array", "items": {"type": "string"}, "default": list(REQUIRED_TAGS)}},
     severity=Severity.MEDIUM,
-    remediation_steps="Set tags.owner, tags.costCenter and tags.project in the spec; components tag every resource.",
+    remediation="Set tags.owner, tags.costCenter and tags.project in the spec; components tag every resource.",
 )
 
 
@@ -210,17 +209,18 @@ def _lustre_tier(args: StackValidationArgs, report: ReportViolation) -> None:
             report(f"throughput tier {tier:g} MB/s/TiB is above the allowed {config['maxPerUnitThroughput']:g}", resource.urn)
 
 
-shared_fs_tier = StackValidationPolicy(
+shared_fs_tier = declare(
+    stack=True,
     name="shared-fs-within-budget",
     description="The shared file system's throughput tier and monthly cost stay within budget.",
     validate=_lustre_tier,
-    enforcement_level=EnforcementLevel.ADVISORY,
-    config_schema=PolicyConfigSchema(properties={
+    level=EnforcementLevel.ADVISORY,
+    settings={
         "maxMonthlyUsd": {"type": "number", "exclusiveMinimum": 0},
         "maxPerUnitThroughput": {"type": "integer", "enum": [125, 250, 500, 1000], "default": 1000},
-    }),
+    },
     severity=Severity.LOW,
-    remediation_steps="Lower storage.shared's throughput target, or raise the file system budget.",
+    remediation="Lower storage.shared's throughput target, or raise the file system budget.",
 )
 
 POLICIES = [stack_budget, everything_priced, gpus_per_pool, gpus_per_stack, on_demand_large_types, spot_or_scale_to_zero,

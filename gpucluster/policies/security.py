@@ -6,16 +6,13 @@ from __future__ import annotations
 import json
 
 from pulumi_policy import (
-    EnforcementLevel,
     ReportViolation,
     ResourceValidationArgs,
-    ResourceValidationPolicy,
     Severity,
     StackValidationArgs,
-    StackValidationPolicy,
 )
 
-from .common import BUCKET, LAUNCH_TEMPLATE
+from .common import BUCKET, LAUNCH_TEMPLATE, declare
 
 NAME = "gpucluster-security"
 INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
@@ -131,9 +128,7 @@ def _gcp_vm(args: ResourceValidationArgs, report: ReportViolation) -> None:
 
 
 def _policy(name, description, validate, severity, remediation, stack=False):
-    cls = StackValidationPolicy if stack else ResourceValidationPolicy
-    return cls(name=name, description=description, validate=validate, enforcement_level=EnforcementLevel.MANDATORY,
-               severity=severity, remediation_steps=remediation)
+    return declare(name=name, description=description, validate=validate, severity=severity, remediation=remediation, stack=stack)
 
 
 POLICIES = [

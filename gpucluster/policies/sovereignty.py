@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 from pulumi_policy import (
-    EnforcementLevel,
-    PolicyConfigSchema,
     ReportViolation,
     ResourceValidationArgs,
-    ResourceValidationPolicy,
     Severity,
     StackValidationArgs,
-    StackValidationPolicy,
 )
 
 from ..regions import SETS, expand
-from .common import BUCKET, GCS_BUCKET, is_set, region_of
+from .common import BUCKET, GCS_BUCKET, declare, is_set, region_of
 
 NAME = "gpucluster-sovereignty"
 GCS_MULTI_REGIONS = {"US", "EU", "ASIA"}
@@ -32,16 +28,15 @@ def _allowed_regions(args: ResourceValidationArgs, report: ReportViolation) -> N
         report(f"lands in {kind or ''}{' ' if kind else ''}{region}, outside the allowed {allowed}")
 
 
-allowed_regions = ResourceValidationPolicy(
+allowed_regions = declare(
     name="allowed-regions",
     description="Every resource lands in an allowed region (its own region argument, else its provider's).",
     validate=_allowed_regions,
-    enforcement_level=EnforcementLevel.MANDATORY,
-    config_schema=PolicyConfigSchema(properties={
+    settings={
         "allowedRegions": {"type": "array", "items": {"type": "string"},
-                           "description": f"regions, or named sets: {', '.join(SETS)}"}}),
+                           "description": f"regions, or named sets: {', '.join(SETS)}"}},
     severity=Severity.CRITICAL,
-    remediation_steps="Move the stack (spec region and aws:region) into an allowed region, or change residency.",
+    remediation="Move the stack (spec region and aws:region) into an allowed region, or change residency.",
 )
 
 
@@ -57,13 +52,13 @@ def _data_stays_home(args: StackValidationArgs, report: ReportViolation) -> None
             report("replicates objects out of this bucket; replication copies data to another location", resource.urn)
 
 
-data_stays_home = StackValidationPolicy(
+data_stays_home = declare(
+    stack=True,
     name="no-data-copies-elsewhere",
     description="No replication or data repository link to storage outside the stack.",
     validate=_data_stays_home,
-    enforcement_level=EnforcementLevel.MANDATORY,
-    severity=Severity.HIGH,
-    remediation_steps="Link file systems only to the stack's own buckets; remove cross-location replication.",
+        severity=Severity.HIGH,
+    remediation="Link file systems only to the stack's own buckets; remove cross-location replication.",
 )
 
 
@@ -83,13 +78,12 @@ def _customer_keys(args: ResourceValidationArgs, report: ReportViolation) -> Non
         report("has no customer-managed encryption key (encryption.defaultKmsKeyName)")
 
 
-customer_keys = ResourceValidationPolicy(
+customer_keys = declare(
     name="customer-managed-keys",
     description="Buckets and file systems are encrypted with customer-managed keys.",
     validate=_customer_keys,
-    enforcement_level=EnforcementLevel.MANDATORY,
-    severity=Severity.HIGH,
-    remediation_steps="Create the storage through TieredStorage, which uses the cluster's KMS key.",
+        severity=Severity.HIGH,
+    remediation="Create the storage through TieredStorage, which uses the cluster's KMS key.",
 )
 
 
@@ -109,13 +103,12 @@ def _nothing_public(args: ResourceValidationArgs, report: ReportViolation) -> No
         report("is reachable publicly")
 
 
-nothing_public = ResourceValidationPolicy(
+nothing_public = declare(
     name="no-public-endpoints",
     description="No public IPs on nodes or subnets, and no publicly reachable buckets.",
     validate=_nothing_public,
-    enforcement_level=EnforcementLevel.MANDATORY,
-    severity=Severity.HIGH,
-    remediation_steps="Keep nodes in private subnets (the components do); block all public access on buckets.",
+        severity=Severity.HIGH,
+    remediation="Keep nodes in private subnets (the components do); block all public access on buckets.",
 )
 
 POLICIES = [allowed_regions, data_stays_home, customer_keys, nothing_public]

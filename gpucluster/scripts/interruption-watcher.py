@@ -67,6 +67,17 @@ class Config:
         )
 
 
+def read(url: str, headers: dict[str, str]) -> str | None:
+    """A metadata value, or None when there is none (404). Other HTTP errors and network failures raise."""
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=2) as response:
+            return response.read().decode()
+    except urllib.error.HTTPError as error:
+        if error.code == 404:
+            return None
+        raise
+
+
 class Imds:
     """IMDSv2 client: every read carries a session token, refreshed when it expires or is refused."""
 
@@ -88,15 +99,9 @@ class Imds:
         for attempt in (1, 2):
             if self.token is None:
                 self._refresh_token()
-            request = urllib.request.Request(
-                f"{self.endpoint}/latest/{path}", headers={"X-aws-ec2-metadata-token": self.token or ""}
-            )
             try:
-                with urllib.request.urlopen(request, timeout=2) as response:
-                    return response.read().decode()
+                return read(f"{self.endpoint}/latest/{path}", {"X-aws-ec2-metadata-token": self.token or ""})
             except urllib.error.HTTPError as error:
-                if error.code == 404:
-                    return None
                 if error.code == 401 and attempt == 1:
                     self.token = None  # expired or never valid: get a new one and ask again
                     continue
@@ -111,14 +116,7 @@ class GceMetadata:
         self.endpoint = endpoint
 
     def get(self, path: str) -> str | None:
-        request = urllib.request.Request(f"{self.endpoint}/{path}", headers={"Metadata-Flavor": "Google"})
-        try:
-            with urllib.request.urlopen(request, timeout=2) as response:
-                return response.read().decode()
-        except urllib.error.HTTPError as error:
-            if error.code == 404:
-                return None
-            raise
+        return read(f"{self.endpoint}/{path}", {"Metadata-Flavor": "Google"})
 
 
 @dataclass(frozen=True)
