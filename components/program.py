@@ -76,7 +76,7 @@ def main() -> None:
     )
     if cluster.storage:
         pulumi.export("storage", _storage_outputs(spec, cluster))
-    pulumi.export("gpus", {"min": sum(p.gpus_per_node * p.pool.size.min for p in plans), "max": sum(p.gpus_per_node * p.pool.size.max for p in plans)})
+    _export_gpus(plans)
 
 
 def _capacity_outputs(plan: PoolPlan, cluster: AwsGpuCluster) -> dict:
@@ -131,6 +131,10 @@ def gcp_main(spec: ClusterSpec) -> None:
             for plan in plans
         },
     )
+    _export_gpus(plans)
+    pulumi.export("storage", {"datasetBucket": cluster.storage.dataset_bucket, "checkpointBucket": cluster.storage.checkpoint_bucket})
+
+
+def _export_gpus(plans: list[PoolPlan]) -> None:
     pulumi.export("gpus", {"min": sum(p.gpus_per_node * p.pool.size.min for p in plans),
                            "max": sum(p.gpus_per_node * p.pool.size.max for p in plans)})
-    pulumi.export("storage", {"datasetBucket": cluster.storage.dataset_bucket, "checkpointBucket": cluster.storage.checkpoint_bucket})

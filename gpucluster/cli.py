@@ -20,7 +20,7 @@ from .cost import estimate
 from .cost.render import diff, render_cost, render_diff
 from .preview.engine import PreviewResult, run_program
 from .preview.render import as_json, render_text
-from .preview.stackfile import StackFileError, find_project, load_project, stack_config
+from .preview.stackfile import Project, StackFileError, find_project, load_project, stack_config
 from . import policyconfig
 from .policies.render import render_policies
 from .problems import SpecError
@@ -48,8 +48,8 @@ class _Run:
     config: dict[str, str]
 
 
-def _preview(args: argparse.Namespace, quiet: bool) -> _Run | int:
-    """Run the offline preview of `args.stack`; an exit code when it cannot."""
+def _load_stack(args: argparse.Namespace) -> tuple[Project, dict[str, str], ClusterSpec] | int:
+    """The project, the stack's config and its validated spec; a usage exit code (after saying why) when not."""
     try:
         project = load_project(Path(args.project)) if args.project else find_project(Path.cwd())
         config = stack_config(project, args.stack)
@@ -65,6 +65,15 @@ def _preview(args: argparse.Namespace, quiet: bool) -> _Run | int:
     except SpecError as exc:
         print(exc, file=sys.stderr)
         return EXIT_USAGE
+    return project, config, spec
+
+
+def _preview(args: argparse.Namespace, quiet: bool) -> _Run | int:
+    """Run the offline preview of `args.stack`; an exit code when it cannot."""
+    loaded = _load_stack(args)
+    if isinstance(loaded, int):
+        return loaded
+    project, config, spec = loaded
 
     show_progress = sys.stderr.isatty() and not quiet
     try:
@@ -180,16 +189,10 @@ def cmd_prices_refresh(args: argparse.Namespace) -> int:
 
 def cmd_policy_config(args: argparse.Namespace) -> int:
     """The config file `pulumi preview --policy-pack policies/PACK --policy-pack-config FILE` needs for a stack."""
-    try:
-        project = load_project(Path(args.project)) if args.project else find_project(Path.cwd())
-        config = stack_config(project, args.stack)
-        spec, _ = load_spec(json.loads(config[f"{CONFIG_NAMESPACE}:{CONFIG_KEY}"]))
-    except (StackFileError, KeyError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except SpecError as exc:
-        print(exc, file=sys.stderr)
-        return EXIT_USAGE
+    loaded = _load_stack(args)
+    if isinstance(loaded, int):
+        return loaded
+    _, config, spec = loaded
     print(json.dumps(_policy_config(args, spec, config).get(args.pack, {}), indent=2, sort_keys=True))
     return EXIT_OK
 

@@ -12,6 +12,7 @@ from .capacity import CapacityPlan
 from .catalog import InstanceType, load
 from .fabric import AwsInterface, GcpNic, aws_interfaces, gcp_nics
 from .sizing import LustrePlan, ManagedLustrePlan, plan_lustre, plan_managed_lustre
+from .regions import expand
 from .spec import ClusterSpec, Pool
 
 
@@ -60,7 +61,7 @@ class PoolPlan:
     instance: InstanceType
     alternates: tuple[InstanceType, ...]
     zones: tuple[str, ...]
-    efa: bool
+    fabric: bool  # the type's high-speed fabric is on (EFA, or GCP GPU NICs)
     placement_group: bool
     interfaces: tuple[AwsInterface, ...]
     nics: tuple[GcpNic, ...] = ()
@@ -78,16 +79,16 @@ def plan_pool(spec: ClusterSpec, pool: Pool) -> PoolPlan:
     """Resolve one pool of a spec that passed validation."""
     catalog = load(spec.cloud)
     instance = catalog[pool.instance_type]
-    efa = fabric_enabled(pool, instance)
+    fabric = fabric_enabled(pool, instance)
     return PoolPlan(
         pool=pool,
         instance=instance,
         alternates=tuple(catalog[name] for name in pool.alternate_types),
         zones=tuple(pool_zones(spec, pool, instance)),
-        efa=efa,
+        fabric=fabric,
         placement_group=wants_placement_group(pool, instance),
-        interfaces=aws_interfaces(instance, efa) if spec.cloud == "aws" else (),
-        nics=gcp_nics(instance, efa) if spec.cloud == "gcp" else (),
+        interfaces=aws_interfaces(instance, fabric) if spec.cloud == "aws" else (),
+        nics=gcp_nics(instance, fabric) if spec.cloud == "gcp" else (),
     )
 
 
@@ -137,6 +138,34 @@ def storage_zone(spec: ClusterSpec) -> str:
     """Where the shared file system goes: with the first fabric pool (its traffic then stays in one zone)."""
     for pool in spec.pools:
         plan = plan_pool(spec, pool)
-        if plan.efa:
+        if plan.fabric:
             return plan.zones[0]
     return spec.zones[0]
+
+
+@dataclass(frozen=True)
+class GcpNetworkPlan:
+    """The networks every pool's NIC layout needs, shared by all pools of a GCP cluster."""
+
+    host_networks: int  # gVNIC networks for host traffic (A3 Ultra and A4 have two)
+    gpu_vpcs: int  # one VPC per GPU gVNIC (A3 High 4, A3 Mega 8)
+    rdma_subnets: int  # one RoCE VPC, a subnet per MRDMA NIC (A3 Ultra and A4: 8)
+    mtu: int
+
+
+def gcp_network_plan(plans: list[PoolPlan]) -> GcpNetworkPlan:
+    fabrics = [p.instance.fabric for p in plans if p.fabric]
+    return GcpNetworkPlan(
+        host_networks=max((p.instance.fabric.host_nics for p in plans), default=1),
+        gpu_vpcs=max((f.gpu_nics for f in fabrics if f.gpu_nic_type == "GVNIC"), default=0),
+        rdma_subnets=max((f.gpu_nics for f in fabrics if f.gpu_nic_type == "MRDMA"), default=0),
+        mtu=max((f.mtu or 1460 for f in fabrics), default=1460),  # 1460: GCP's default VPC MTU
+    )
+
+
+def gcs_bucket_location(spec: ClusterSpec) -> str:
+    """The region itself, unless residency allows only the EU and the spec asks for its multi-region."""
+    allowed = expand(spec.residency.allowed_regions) if spec.residency else frozenset()
+    if spec.storage.buckets and spec.storage.buckets.multi_region and "EU" in allowed:
+        return "EU"
+    return spec.region.upper()

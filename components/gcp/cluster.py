@@ -8,8 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
-from gpucluster.plan import PoolPlan, address_plan, managed_lustre_plan, plan_pool
-from gpucluster.regions import expand
+from gpucluster.plan import PoolPlan, address_plan, gcp_network_plan, gcs_bucket_location, managed_lustre_plan, plan_pool
 from gpucluster.spec import ClusterSpec
 from gpucluster.userdata import GCE_LOCAL_SSD_MODEL, ScratchSetup, SharedMount, Watcher, render
 
@@ -24,14 +23,6 @@ def labels_of(tags: dict[str, str]) -> dict[str, str]:
         return re.sub(r"[^a-z0-9_-]", "_", text.lower())[:63]
 
     return {clean(k): clean(v) for k, v in tags.items()}
-
-
-def bucket_location(spec: ClusterSpec) -> str:
-    """The region itself, unless residency allows only the EU and asks for its multi-region."""
-    allowed = expand(spec.residency.allowed_regions) if spec.residency else frozenset()
-    if spec.storage.buckets and spec.storage.buckets.multi_region and "EU" in allowed:
-        return "EU"
-    return spec.region.upper()
 
 
 @dataclass
@@ -52,16 +43,13 @@ class GcpGpuCluster(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         labels = labels_of({**spec.tags.as_dict(), "gpucluster-cluster": spec.name})
         plans = [plan_pool(spec, pool) for pool in spec.pools]
-        fabric = [p.instance.fabric for p in plans if p.efa]
+        needs = gcp_network_plan(plans)
         self.network = ClusterNetwork(
             f"{name}-net",
             ClusterNetworkArgs(
                 project=args.project, region=spec.region, zone=plans[0].zones[0],
                 host_cidr=next(iter(address_plan(spec).private.values())), labels=labels,
-                host_networks=max((p.instance.fabric.host_nics for p in plans), default=1),
-                gpu_vpcs=max((f.gpu_nics for f in fabric if f.gpu_nic_type == "GVNIC"), default=0),
-                rdma_subnets=max((f.gpu_nics for f in fabric if f.gpu_nic_type == "MRDMA"), default=0),
-                mtu=max((f.mtu or 1460 for f in fabric), default=1460),
+                host_networks=needs.host_networks, gpu_vpcs=needs.gpu_vpcs, rdma_subnets=needs.rdma_subnets, mtu=needs.mtu,
             ),
             opts=child,
         )
@@ -69,7 +57,7 @@ class GcpGpuCluster(pulumi.ComponentResource):
                                              display_name=f"gpucluster {spec.name} nodes", opts=child)
         self.storage = TieredStorage(
             f"{name}-storage",
-            TieredStorageArgs(region=spec.region, bucket_location=bucket_location(spec), labels=labels,
+            TieredStorageArgs(region=spec.region, bucket_location=gcs_bucket_location(spec), labels=labels,
                               node_service_account=account.email, lustre=managed_lustre_plan(spec),
                               network=self.network.networks["host"], zone=plans[0].zones[0]),
             opts=child,

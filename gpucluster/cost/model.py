@@ -204,28 +204,7 @@ class _Estimator:
         instance = self.catalog[instance_type]
         region = self.region(resource)
         pool = (tags_of(inputs) or {}).get("gpucluster:pool") or resource["name"]
-        price = self.book.instance(region, instance_type)
-        self.power(pool, instance, nodes)
-        on_demand = price.on_demand if price else None
-        self.pools[pool] = {
-            "resource": resource["urn"],
-            "gpus": {s: nodes[s] * instance.gpus for s in SCALES},
-            "onDemandUsdPerGpuHour": round(on_demand / instance.gpus, 4) if on_demand else None,
-            "complete": True,
-        }
-        for kind, counts in rates.items():
-            if not any(counts.values()):
-                continue
-            unit = getattr(price, kind.replace("-", "_"), None) if price else None
-            if unit is None:
-                self.pools[pool]["complete"] = False
-                self.unpriced.append(Unpriced(resource["urn"], resource["type"],
-                                              f"no {kind} price for {instance_type} in {region} in the price book "
-                                              f"(`gpucluster prices refresh --cloud {self.book.cloud}`); {max(counts.values())} node(s) unpriced"))
-                continue
-            self.lines.append(Line(resource["urn"], resource["name"], "instances",
-                                   f"{instance_type} {kind} at ${unit:,.2f}/h", {s: counts[s] * unit for s in SCALES},
-                                   pool=pool))
+        self.nodes(resource, pool, instance, region, nodes, rates)
         self.root_volumes(resource, template, nodes, pool, region)
 
     def gcp_group(self, resource: dict, template: dict | None) -> None:
@@ -241,18 +220,31 @@ class _Estimator:
         model = (template["inputs"].get("scheduling") or {}).get("provisioningModel", "STANDARD")
         kind = "spot" if model in ("SPOT", "FLEX_START") else "on-demand"  # flex-start VMs bill at spot rates
         pool = (template["inputs"].get("labels") or {}).get("gpucluster-pool") or resource["name"]
-        price = self.book.instance(region, machine)
+        self.nodes(resource, pool, instance, region, nodes, {kind: nodes})
+
+    def nodes(self, resource: dict, pool: str, instance, region: str, nodes: dict[str, int],
+              markets: dict[str, dict[str, int]]) -> None:
+        """A pool's GPUs and power, and a priced line per market it buys nodes in (or why it cannot be priced)."""
+        price = self.book.instance(region, instance.name)
         self.power(pool, instance, nodes)
         on_demand = price.on_demand if price else None
-        self.pools[pool] = {"resource": resource["urn"], "gpus": {s: size * instance.gpus for s in SCALES},
-                            "onDemandUsdPerGpuHour": round(on_demand / instance.gpus, 4) if on_demand else None, "complete": True}
-        unit = getattr(price, kind.replace("-", "_"), None) if price else None
-        if unit is None:
-            self.pools[pool]["complete"] = False
-            return self.skip(resource, f"no {kind} price for {machine} in {region} in the price book "
-                                       f"(`gpucluster prices refresh --cloud gcp`); {size} VM(s) unpriced")
-        self.lines.append(Line(resource["urn"], resource["name"], "instances", f"{machine} {kind} at ${unit:,.2f}/h",
-                               {s: size * unit for s in SCALES}, pool=pool))
+        self.pools[pool] = {
+            "resource": resource["urn"],
+            "gpus": {s: nodes[s] * instance.gpus for s in SCALES},
+            "onDemandUsdPerGpuHour": round(on_demand / instance.gpus, 4) if on_demand else None,
+            "complete": True,
+        }
+        for kind, counts in markets.items():
+            if not any(counts.values()):
+                continue
+            unit = getattr(price, kind.replace("-", "_"), None) if price else None
+            if unit is None:
+                self.pools[pool]["complete"] = False
+                self.skip(resource, f"no {kind} price for {instance.name} in {region} in the price book "
+                                    f"(`gpucluster prices refresh --cloud {self.book.cloud}`); {max(counts.values())} node(s) unpriced")
+                continue
+            self.lines.append(Line(resource["urn"], resource["name"], "instances", f"{instance.name} {kind} at ${unit:,.2f}/h",
+                                   {s: counts[s] * unit for s in SCALES}, pool=pool))
 
     def root_volumes(self, resource: dict, template: dict, nodes: dict[str, int], pool: str, region: str) -> None:
         sizes = [m.get("ebs", {}).get("volumeSize", 0) for m in template["inputs"].get("blockDeviceMappings", [])]
