@@ -1,13 +1,97 @@
-"""Reading resources of the previewed graph: tags, and what an auto scaling group launches. Pulumi-free, so the
-cost model and the policies (which see the same properties, wrapped) share one reading."""
+"""Reading the previewed resource graph: links between resources, regions, tags, and what a group launches.
+
+Pulumi-free, so the cost model and the policies (which see the same resources through the policy SDK, converted
+to this shape by `gpucluster.policies.common.as_graph`) share one reading. Resources are dicts in the shape of
+the preview JSON (README, "Preview JSON"): `urn`, `type`, `name`, `parent`, `provider`, `inputs`, and
+`dependencies` (input name -> URNs that input's value came from). Related resources are found through those
+links only, never through names, sort order or a shared parent.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 SCALES = ("min", "desired", "max")
+COMPUTED = "<computed>"
+GCS_BUCKET = "gcp:storage/bucket:Bucket"
+LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+INSTANCE_TEMPLATE = "gcp:compute/instanceTemplate:InstanceTemplate"
+GCS_MULTI_REGIONS = {"US", "EU", "ASIA"}
+_GCP_ZONE = re.compile(r"^([a-z]+-[a-z]+\d+)-[a-z]$")
+
+
+def _known(value: Any) -> bool:
+    return isinstance(value, str) and value not in ("", COMPUTED)
+
+
+def region_of(type_: str, inputs: Mapping[str, Any], provider_inputs: Mapping[str, Any] | None) -> str | None:
+    """Where a resource lands: its own region argument (a GCS bucket's location, a GCP zone's region), else its
+    provider's (explicit or default). The one decision the cost model and the sovereignty pack both use."""
+    if type_ == GCS_BUCKET and _known(inputs.get("location")):
+        location = str(inputs.get("location"))
+        return location.upper() if location.upper() in GCS_MULTI_REGIONS else location.lower()
+    if _known(inputs.get("region")):
+        return str(inputs.get("region"))
+    if type_.startswith("gcp:"):
+        for key in ("zone", "location"):
+            value = inputs.get(key)
+            if _known(value):
+                zone = _GCP_ZONE.match(str(value))
+                return zone.group(1) if zone else str(value)
+    region = (provider_inputs or {}).get("region")
+    return str(region) if _known(region) else None
+
+
+class Graph:
+    """Previewed resources with their links: what an input depends on, what depends on a resource, providers."""
+
+    def __init__(self, resources: Iterable[Mapping[str, Any]]):
+        self.resources = list(resources)
+        self.by_urn = {r["urn"]: r for r in self.resources}
+        self._referrers: dict[tuple[str, str], list[Mapping[str, Any]]] | None = None
+        self._default_providers = {
+            r["type"].rsplit(":", 1)[-1]: r for r in self.resources
+            if r["type"].startswith("pulumi:providers:") and r["name"].startswith("default")
+        }
+
+    def of_type(self, type_: str) -> list[Mapping[str, Any]]:
+        return [r for r in self.resources if r["type"] == type_]
+
+    def linked(self, resource: Mapping[str, Any], *inputs: str, type_: str | None = None) -> list[Mapping[str, Any]]:
+        """The resources the given inputs of `resource` depend on (optionally only those of `type_`)."""
+        dependencies = resource.get("dependencies") or {}
+        found = [self.by_urn[u] for name in inputs for u in dependencies.get(name, ()) if u in self.by_urn]
+        return [r for r in found if type_ is None or r["type"] == type_]
+
+    def referrers(self, resource: Mapping[str, Any], type_: str, input_name: str) -> list[Mapping[str, Any]]:
+        """Resources of `type_` whose input `input_name` depends on `resource` (a bucket's settings, say)."""
+        if self._referrers is None:
+            self._referrers = {}
+            for r in self.resources:
+                for name, urns in (r.get("dependencies") or {}).items():
+                    for urn in urns:
+                        self._referrers.setdefault((urn, name), []).append(r)
+        return [r for r in self._referrers.get((resource["urn"], input_name), ()) if r["type"] == type_]
+
+    def provider(self, resource: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        """The explicit provider a resource names, else its package's default provider."""
+        explicit = resource.get("provider")
+        if explicit:
+            return self.by_urn.get(explicit)
+        return self._default_providers.get(resource["type"].split(":", 1)[0])
+
+    def region(self, resource: Mapping[str, Any]) -> str | None:
+        provider = self.provider(resource)
+        return region_of(resource["type"], resource["inputs"], provider["inputs"] if provider else None)
+
+    def template_of(self, group: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        """The launch or instance template a group launches: the one its template inputs depend on."""
+        found = self.linked(group, "launchTemplate", "mixedInstancesPolicy", "versions")
+        templates = [r for r in found if r["type"] in (LAUNCH_TEMPLATE, INSTANCE_TEMPLATE)]
+        return templates[0] if templates else None
 
 
 def tags_of(props: Mapping[str, Any]) -> dict[str, str] | None:

@@ -6,6 +6,7 @@ Validation and the components both read these, so a default is decided in one pl
 from __future__ import annotations
 
 import ipaddress
+from collections import Counter
 from dataclasses import dataclass
 
 from .capacity import CapacityPlan
@@ -134,13 +135,18 @@ def managed_lustre_plan(spec: ClusterSpec) -> ManagedLustrePlan | None:
     return plan_managed_lustre(_shared_target_mbps(spec), spec.storage.shared.min_capacity_gib)
 
 
-def storage_zone(spec: ClusterSpec) -> str:
-    """Where the shared file system goes: with the first fabric pool (its traffic then stays in one zone)."""
+def fabric_zone(spec: ClusterSpec) -> str:
+    """The one zone for what the fabric pools share: the shared file system on both clouds and GCP's zonal RoCE
+    network. The zone holding the most fabric GPUs at maximum size (ties: the earlier cluster zone), so the
+    heaviest traffic stays in one zone whatever the pools' order or names; without fabric pools, the first zone."""
+    gpus: Counter[str] = Counter()
     for pool in spec.pools:
         plan = plan_pool(spec, pool)
         if plan.fabric:
-            return plan.zones[0]
-    return spec.zones[0]
+            gpus[plan.zones[0]] += plan.gpus_per_node * pool.size.max  # fabric pools sit in one zone (validated)
+    if not gpus:
+        return spec.zones[0]
+    return max(gpus, key=lambda zone: (gpus[zone], -spec.zones.index(zone)))
 
 
 @dataclass(frozen=True)

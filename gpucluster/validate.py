@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from .catalog import InstanceType, load
 from .fabric import aws_interfaces
-from .plan import FLEX_COMPACT_SERIES, address_plan, fabric_enabled, offered_zones, pool_zones
+from .plan import FLEX_COMPACT_SERIES, address_plan, fabric_enabled, offered_zones, plan_pool, pool_zones
 from .problems import Problem, SpecError, from_validation_error
 from .regions import SETS as REGION_SETS
 from .spec import ClusterSpec, Pool
@@ -224,6 +224,20 @@ def _layout_mismatch(a: InstanceType, b: InstanceType) -> str:
     )
 
 
+def check_rdma_zone(spec: ClusterSpec) -> Iterator[Problem]:
+    """GCP: every RDMA pool joins the cluster's one RoCE network, whose network profile is zonal."""
+    if spec.cloud != "gcp":
+        return
+    rdma = [(i, plan_pool(spec, pool)) for i, pool in enumerate(spec.pools)]
+    rdma = [(i, plan) for i, plan in rdma if plan.fabric and plan.instance.fabric.gpu_nic_type == "MRDMA"]
+    if len({plan.zones[0] for _, plan in rdma}) > 1:
+        first, *others = rdma
+        for i, plan in others:
+            if plan.zones[0] != first[1].zones[0]:
+                yield Problem(f"pools[{i}].zones", f"{list(plan.zones)}: RDMA pools share one RoCE network, whose network profile is "
+                              f"zonal, and pools[{first[0]}] is in {first[1].zones[0]}; put every RDMA pool in one zone")
+
+
 def check_residency(spec: ClusterSpec) -> Iterator[Problem]:
     if spec.residency is None:
         return
@@ -245,6 +259,8 @@ def semantic_problems(spec: ClusterSpec) -> list[Problem]:
     if region_ok:
         for i, pool in enumerate(spec.pools):
             problems.extend(check_pool(spec, i, pool))
+        if not any(p.severity == "error" for p in problems):
+            problems.extend(check_rdma_zone(spec))
     return problems
 
 

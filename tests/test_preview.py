@@ -58,10 +58,17 @@ def test_json_contract(capsys):
     assert {"lines", "pools", "total", "power", "unpriced"} <= set(doc["cost"])
     urns = set()
     for res in doc["resources"]:
-        assert set(res) == {"urn", "type", "name", "parent", "inputs"}
+        assert set(res) == {"urn", "type", "name", "custom", "parent", "provider", "inputs", "dependencies", "dependsOn", "options"}
         assert res["urn"].startswith("urn:pulumi:aws-p5-train::gpucluster::") and res["urn"].endswith("::" + res["name"])
         assert res["parent"] is None or res["parent"] in urns, "parents come before children"
         urns.add(res["urn"])
+    every = {r["urn"] for r in doc["resources"]}
+    for res in doc["resources"]:
+        linked = {u for us in res["dependencies"].values() for u in us}
+        assert linked <= every and linked <= set(res["dependsOn"]), "every link names a resource of the preview"
+    asg = next(r for r in doc["resources"] if r["type"] == "aws:autoscaling/group:Group")
+    (template,) = asg["dependencies"]["launchTemplate"]
+    assert template.endswith("::" + asg["name"].removesuffix("-asg") + "-lt"), "a group's template input links to its template"
     lt = next(r for r in doc["resources"] if r["type"] == "aws:ec2/launchTemplate:LaunchTemplate")
     assert "networkInterfaces" in lt["inputs"] and "metadataOptions" in lt["inputs"]  # camelCase, as the engine sees them
     provider = next(r for r in doc["resources"] if r["type"] == "pulumi:providers:aws")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from gpucluster.plan import PoolPlan, address_plan, lustre_plan, plan_pool, storage_zone
+from gpucluster.plan import PoolPlan, address_plan, fabric_zone, lustre_plan, plan_pool
 from gpucluster.spec import ClusterSpec
 from gpucluster.userdata import ScratchSetup, SharedMount, Watcher, render
 
@@ -81,7 +81,7 @@ class AwsGpuCluster(pulumi.ComponentResource):
                 vpc_id=self.network.vpc_id,
                 nodes_security_group_id=self.network.nodes_security_group_id,
                 lustre=lustre_plan(spec),
-                lustre_subnet_id=self.network.private_subnet_ids[storage_zone(spec)] if spec.storage.shared else None,
+                lustre_subnet_id=self.network.private_subnet_ids[fabric_zone(spec)] if spec.storage.shared else None,
                 expected_tb=(
                     {"datasets": spec.storage.buckets.dataset_size_tb, "checkpoints": spec.storage.buckets.checkpoint_size_tb}
                     if spec.storage.buckets

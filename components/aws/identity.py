@@ -45,7 +45,7 @@ class NodeIdentity(pulumi.ComponentResource):
             role=role.name,
             # From names, the partition and the key's alias, all known at preview, so policies can read it.
             policy=pulumi.Output.all(
-                aws.get_partition_output().partition, args.dataset_bucket, args.checkpoint_bucket
+                aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self)).partition, args.dataset_bucket, args.checkpoint_bucket
             ).apply(lambda values: _access_policy(args.cluster, args.kms_alias, *values)),
             opts=child,
         )

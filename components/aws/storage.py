@@ -119,7 +119,7 @@ class TieredStorage(pulumi.ComponentResource):
             opts=depends,
         )
         # Built from the bucket's name (known at preview, unlike its ARN) so policies can read it before deploy.
-        policy = pulumi.Output.all(aws.get_partition_output().partition, bucket.bucket).apply(
+        policy = pulumi.Output.all(aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self)).partition, bucket.bucket).apply(
             lambda values: _tls_only_policy(f"arn:{values[0]}:s3:::{values[1]}"))
         aws.s3.BucketPolicy(name, bucket=bucket.id, policy=policy, opts=depends)
         if versioned:

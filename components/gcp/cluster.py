@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
-from gpucluster.plan import PoolPlan, address_plan, gcp_network_plan, gcs_bucket_location, managed_lustre_plan, plan_pool
+from gpucluster.plan import (PoolPlan, address_plan, fabric_zone, gcp_network_plan, gcs_bucket_location, managed_lustre_plan,
+                             plan_pool)
 from gpucluster.spec import ClusterSpec
 from gpucluster.userdata import GCE_LOCAL_SSD_MODEL, ScratchSetup, SharedMount, Watcher, render
 
@@ -47,7 +48,7 @@ class GcpGpuCluster(pulumi.ComponentResource):
         self.network = ClusterNetwork(
             f"{name}-net",
             ClusterNetworkArgs(
-                project=args.project, region=spec.region, zone=plans[0].zones[0],
+                project=args.project, region=spec.region, zone=fabric_zone(spec),
                 host_cidr=next(iter(address_plan(spec).private.values())), labels=labels,
                 host_networks=needs.host_networks, gpu_vpcs=needs.gpu_vpcs, rdma_subnets=needs.rdma_subnets, mtu=needs.mtu,
             ),
@@ -59,7 +60,7 @@ class GcpGpuCluster(pulumi.ComponentResource):
             f"{name}-storage",
             TieredStorageArgs(region=spec.region, bucket_location=gcs_bucket_location(spec), labels=labels,
                               node_service_account=account.email, lustre=managed_lustre_plan(spec),
-                              network=self.network.networks["host"], zone=plans[0].zones[0]),
+                              network=self.network.networks["host"], zone=fabric_zone(spec)),
             opts=child,
         )
         self._spec = spec

@@ -43,9 +43,9 @@ class TieredStorage(pulumi.ComponentResource):
         ring = gcp.kms.KeyRing(f"{name}-keys", location=args.region, opts=child)
         key = gcp.kms.CryptoKey(f"{name}-key", key_ring=ring.id, rotation_period=f"{90 * 86400}s",
                                 labels=args.labels, opts=child)
-        project = gcp.organizations.get_project_output()
+        project = gcp.organizations.get_project_output(opts=pulumi.InvokeOutputOptions(parent=self))
         agents = {
-            "storage": gcp.storage.get_project_service_account_output().email_address,
+            "storage": gcp.storage.get_project_service_account_output(opts=pulumi.InvokeOutputOptions(parent=self)).email_address,
             "compute": project.number.apply(lambda n: f"service-{n}@compute-system.iam.gserviceaccount.com"),
         }
         grants = [

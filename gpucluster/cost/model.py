@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..catalog import load as load_catalog
-from ..graph import SCALES, group_nodes, tags_of
+from ..graph import SCALES, Graph, group_nodes, tags_of
 from .prices import HOURS_PER_MONTH, PriceBook
 from .prices import load as load_prices
 
@@ -63,6 +63,8 @@ FREE |= {
     "gcp:storage/bucketIAMMember:BucketIAMMember",
 }
 EXPECTED_SIZE_TAG = "gpucluster:expected-size-tb"  # how a bucket's expected size reaches the graph
+PRICED_PACKAGES = ("aws", "gcp")  # the packages with a price book
+CURRENCY = "USD"  # every price book's
 
 
 @dataclass
@@ -110,50 +112,56 @@ def _flat(value: float) -> dict[str, float]:
 
 
 class _Estimator:
-    def __init__(self, resources: list[dict[str, Any]], book: PriceBook):
-        self.resources = resources
-        self.book = book
-        self.catalog = load_catalog(book.cloud)
-        providers = [r for r in resources if r["type"] == f"pulumi:providers:{book.cloud}"]
-        self.default_region = (providers[0]["inputs"].get("region") if providers else None) or ""
+    def __init__(self, resources: list[dict[str, Any]], books: dict[str, PriceBook]):
+        self.graph = Graph(resources)
+        self.books = books
         self.lines: list[Line] = []
         self.unpriced: list[Unpriced] = []
         self.power_nodes: list[tuple[str, dict[str, int], float]] = []  # pool, nodes by scale, kW per node
         self.power_unknown: set[str] = set()
         self.pools: dict[str, dict[str, Any]] = {}  # pool -> GPUs by scale, on-demand $/GPU-hour, fully priced?
 
+    def book(self, resource: dict) -> PriceBook:
+        cloud = resource["type"].split(":", 1)[0]
+        if cloud not in self.books:
+            self.books[cloud] = load_prices(cloud)
+        return self.books[cloud]
+
+    def catalog(self, resource: dict):
+        return load_catalog(resource["type"].split(":", 1)[0])
+
     def region(self, resource: dict) -> str:
-        region = resource["inputs"].get("region")
-        return region if isinstance(region, str) and region != "<computed>" else self.default_region
+        return self.graph.region(resource) or ""
 
     def skip(self, resource: dict, reason: str) -> None:
         self.unpriced.append(Unpriced(resource["urn"], resource["type"], reason))
 
     def run(self) -> None:
-        templates = {r["parent"]: r for r in self.resources if r["type"] == "aws:ec2/launchTemplate:LaunchTemplate"}
-        gcp_templates = {r["parent"]: r for r in self.resources if r["type"] == "gcp:compute/instanceTemplate:InstanceTemplate"}
-        for resource in self.resources:
+        handlers = {
+            "aws:autoscaling/group:Group": self.group,
+            "aws:fsx/lustreFileSystem:LustreFileSystem": self.lustre,
+            "aws:s3/bucket:Bucket": self.bucket,
+            "aws:ec2/natGateway:NatGateway": lambda r: self.hourly(r, "nat_gateway_hour", "NAT gateway", "plus data processed, not estimated"),
+            "aws:ec2/eip:Eip": lambda r: self.hourly(r, "public_ipv4_hour", "public IPv4 address"),
+            "aws:kms/key:Key": lambda r: self.hourly(r, "kms_key_month", "KMS key", "plus requests, not estimated", per_month=True),
+            "aws:ec2/vpcEndpoint:VpcEndpoint": self.endpoint,
+            "aws:sqs/queue:Queue": lambda r: self.skip(r, "billed per request; no request volume to estimate from"),
+            "gcp:compute/instanceGroupManager:InstanceGroupManager": self.gcp_group,
+        }
+        for resource in self.graph.resources:
             type_ = resource["type"]
-            if type_.startswith("pulumi:") or type_.startswith("gpucluster:") or type_ in FREE:
-                continue
-            handler = {
-                "aws:autoscaling/group:Group": lambda r: self.group(r, templates.get(r["parent"])),
-                "aws:fsx/lustreFileSystem:LustreFileSystem": self.lustre,
-                "aws:s3/bucket:Bucket": self.bucket,
-                "aws:ec2/natGateway:NatGateway": lambda r: self.hourly(r, "nat_gateway_hour", "NAT gateway", "plus data processed, not estimated"),
-                "aws:ec2/eip:Eip": lambda r: self.hourly(r, "public_ipv4_hour", "public IPv4 address"),
-                "aws:kms/key:Key": lambda r: self.hourly(r, "kms_key_month", "KMS key", "plus requests, not estimated", per_month=True),
-                "aws:ec2/vpcEndpoint:VpcEndpoint": self.endpoint,
-                "aws:sqs/queue:Queue": lambda r: self.skip(r, "billed per request; no request volume to estimate from"),
-                "gcp:compute/instanceGroupManager:InstanceGroupManager": lambda r: self.gcp_group(r, gcp_templates.get(r["parent"])),
-            }.get(type_)
+            if not resource.get("custom", True) or type_.startswith("pulumi:") or type_ in FREE:
+                continue  # the stack, components and providers cost nothing themselves
+            handler = handlers.get(type_)
             if handler:
                 handler(resource)
+            elif type_.split(":", 1)[0] not in PRICED_PACKAGES:
+                self.skip(resource, f"the cost model prices only {' and '.join(PRICED_PACKAGES)} resources")
             else:
                 self.skip(resource, f"the cost model has no price for {type_}")
 
     def hourly(self, resource: dict, table: str, what: str, note: str | None = None, per_month: bool = False) -> None:
-        price = self.book.region_services(self.region(resource)).price(table)
+        price = self.book(resource).region_services(self.region(resource)).price(table)
         if price is None:
             return self.skip(resource, f"no {table} price for {self.region(resource)} in the price book")
         hourly = price / HOURS_PER_MONTH if per_month else price
@@ -168,7 +176,7 @@ class _Estimator:
     def lustre(self, resource: dict) -> None:
         inputs = resource["inputs"]
         capacity, tier = inputs.get("storageCapacity"), inputs.get("perUnitStorageThroughput")
-        table = self.book.region_services(self.region(resource)).fsx_lustre_persistent_2_gb_month or {}
+        table = self.book(resource).region_services(self.region(resource)).fsx_lustre_persistent_2_gb_month or {}
         price = table.get(tier) if isinstance(tier, int) else None
         if inputs.get("deploymentType") != "PERSISTENT_2" or not isinstance(capacity, int) or price is None:
             return self.skip(resource, f"no FSx for Lustre price for {inputs.get('deploymentType')} at {tier} MB/s/TiB in {self.region(resource)}")
@@ -179,42 +187,43 @@ class _Estimator:
         size = (tags_of(resource["inputs"]) or {}).get(EXPECTED_SIZE_TAG)
         if size is None:
             return self.skip(resource, f"no expected size (tag {EXPECTED_SIZE_TAG}); S3 is billed by what is stored")
-        lifecycle = next((r for r in self.resources if r["type"] == "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
-                          and r["name"] == resource["name"]), None)
+        lifecycles = self.graph.referrers(resource, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "bucket")
         storage_class = "STANDARD"
-        for rule in (lifecycle or {}).get("inputs", {}).get("rules", []):
+        for rule in [rule for lifecycle in lifecycles for rule in lifecycle["inputs"].get("rules") or []]:
             for transition in rule.get("transitions", []):
                 if transition.get("days") == 0:
                     storage_class = transition.get("storageClass", storage_class)  # stored in that class from day 0
-        price = self.book.region_services(self.region(resource)).price("s3_gb_month", storage_class)
+        price = self.book(resource).region_services(self.region(resource)).price("s3_gb_month", storage_class)
         if price is None:
             return self.skip(resource, f"no S3 {storage_class} price for {self.region(resource)}")
         gb = float(size) * 1000
         self.lines.append(Line(resource["urn"], resource["name"], "object storage", f"S3 {storage_class}, {float(size):g} TB expected",
                                _flat(gb * price / HOURS_PER_MONTH), note="requests and transfer not estimated"))
 
-    def group(self, resource: dict, template: dict | None) -> None:
-        inputs = resource["inputs"]
+    def group(self, resource: dict) -> None:
+        inputs, template = resource["inputs"], self.graph.template_of(resource)
         if template is None:
             return self.skip(resource, "its launch template is not in the graph, so its instance type is unknown")
         launched = group_nodes(inputs, template["inputs"])
         instance_type, nodes, rates = launched.instance_type, launched.nodes, launched.markets
-        if instance_type not in self.catalog:
+        catalog = self.catalog(resource)
+        if instance_type not in catalog:
             return self.skip(resource, f"instance type {instance_type!r} is not in the catalog")
-        instance = self.catalog[instance_type]
+        instance = catalog[instance_type]
         region = self.region(resource)
         pool = (tags_of(inputs) or {}).get("gpucluster:pool") or resource["name"]
         self.nodes(resource, pool, instance, region, nodes, rates)
         self.root_volumes(resource, template, nodes, pool, region)
 
-    def gcp_group(self, resource: dict, template: dict | None) -> None:
+    def gcp_group(self, resource: dict) -> None:
         """A managed instance group runs its target size; spot and flex-start VMs bill at the spot rate."""
+        template = self.graph.template_of(resource)
         if template is None:
             return self.skip(resource, "its instance template is not in the graph, so its machine type is unknown")
-        machine = template["inputs"].get("machineType")
-        if machine not in self.catalog:
+        machine, catalog = template["inputs"].get("machineType"), self.catalog(resource)
+        if machine not in catalog:
             return self.skip(resource, f"machine type {machine!r} is not in the catalog")
-        instance, region = self.catalog[machine], self.region(resource)
+        instance, region = catalog[machine], self.region(resource)
         size = int(resource["inputs"].get("targetSize", 0))
         nodes = {s: size for s in SCALES}
         model = (template["inputs"].get("scheduling") or {}).get("provisioningModel", "STANDARD")
@@ -225,7 +234,8 @@ class _Estimator:
     def nodes(self, resource: dict, pool: str, instance, region: str, nodes: dict[str, int],
               markets: dict[str, dict[str, int]]) -> None:
         """A pool's GPUs and power, and a priced line per market it buys nodes in (or why it cannot be priced)."""
-        price = self.book.instance(region, instance.name)
+        book = self.book(resource)
+        price = book.instance(region, instance.name)
         self.power(pool, instance, nodes)
         on_demand = price.on_demand if price else None
         self.pools[pool] = {
@@ -241,7 +251,7 @@ class _Estimator:
             if unit is None:
                 self.pools[pool]["complete"] = False
                 self.skip(resource, f"no {kind} price for {instance.name} in {region} in the price book "
-                                    f"(`gpucluster prices refresh --cloud {self.book.cloud}`); {max(counts.values())} node(s) unpriced")
+                                    f"(`gpucluster prices refresh --cloud {book.cloud}`); {max(counts.values())} node(s) unpriced")
                 continue
             self.lines.append(Line(resource["urn"], resource["name"], "instances", f"{instance.name} {kind} at ${unit:,.2f}/h",
                                    {s: counts[s] * unit for s in SCALES}, pool=pool))
@@ -251,7 +261,7 @@ class _Estimator:
         types = {m.get("ebs", {}).get("volumeType") for m in template["inputs"].get("blockDeviceMappings", [])}
         if not sizes:
             return
-        price = self.book.region_services(region).price("ebs_gp3_gb_month")
+        price = self.book(resource).region_services(region).price("ebs_gp3_gb_month")
         if types != {"gp3"} or price is None:
             return self.skip(template, f"no price for {sorted(t for t in types if t)} volumes in {region}")
         per_node = sum(sizes) * price / HOURS_PER_MONTH
@@ -271,9 +281,9 @@ def _sum(dicts: list[dict[str, float]]) -> dict[str, float]:
 
 
 def estimate(resources: list[dict[str, Any]], book: PriceBook | None = None) -> dict[str, Any]:
-    """The `cost` section of the preview JSON for these resources (the cloud is the one their provider serves)."""
-    clouds = [r["type"].split(":")[-1] for r in resources if r["type"].startswith("pulumi:providers:")]
-    estimator = _Estimator(resources, book or load_prices(clouds[0] if clouds else "aws"))
+    """The `cost` section of the preview JSON for these resources, each priced from its own cloud's book (`book`
+    replaces the shipped one for its cloud)."""
+    estimator = _Estimator(resources, {book.cloud: book} if book else {})
     estimator.run()
     lines = estimator.lines
     pools: dict[str, dict[str, Any]] = {}
@@ -293,7 +303,7 @@ def estimate(resources: list[dict[str, Any]], book: PriceBook | None = None) -> 
     hourly = _sum([line.hourly for line in lines])
     kw = _sum([{s: nodes[s] * per_node for s in SCALES} for _, nodes, per_node in estimator.power_nodes])
     return {
-        "currency": estimator.book.currency,
+        "currency": CURRENCY,
         "hoursPerMonth": HOURS_PER_MONTH,
         "lines": [line.as_dict() for line in lines],
         "pools": pools,

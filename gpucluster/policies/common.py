@@ -16,44 +16,63 @@ from pulumi_policy import (
     proxy,
 )
 
+from .. import graph
+from ..cost import estimate
+from ..graph import Graph
+
 REQUIRED_TAGS = ("owner", "cost-center", "project")
 ASG = "aws:autoscaling/group:Group"
-LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 BUCKET = "aws:s3/bucket:Bucket"
-GCS_BUCKET = "gcp:storage/bucket:Bucket"
 
 
 def region_of(resource: ResourceValidationArgs | PolicyResource) -> str | None:
-    """The region a resource lands in: its own `region` argument (a GCS bucket's `location`), else its
-    provider's (explicit or default)."""
-    if resource.resource_type == GCS_BUCKET and resource.props.get("location"):
-        location = str(resource.props.get("location"))
-        return location if location.upper() in ("US", "EU", "ASIA") else location.lower()
-    own = resource.props.get("region")
-    if own:
-        return own
+    """The region a resource lands in (gpucluster.graph.region_of: its own argument, else its provider's)."""
     provider = resource.provider
-    if provider is not None:
-        return provider.props.get("region")
-    return None
+    return graph.region_of(resource.resource_type, resource.props, provider.props if provider is not None else None)
 
 
-def templates_by_parent(resources: list[PolicyResource]) -> dict[str | None, PolicyResource]:
-    """Launch templates keyed by their parent component: a group and its template share one."""
-    return {r.parent.urn if r.parent else None: r for r in resources if r.resource_type == LAUNCH_TEMPLATE}
+def as_graph(resources: list[PolicyResource]) -> Graph:
+    """The stack's resources in the shape of the preview JSON, links included, for the one reader of links
+    (gpucluster.graph) and the one cost model. The policy SDK hands each stack policy its own copy of the
+    resources, so the graph (and the estimate below) is kept while the resources stay equal to it."""
+    resources_as_dicts = _as_dicts(resources)
+    if _cache.get("dicts") != resources_as_dicts:
+        _cache.clear()
+        _cache["dicts"] = resources_as_dicts
+        _cache["graph"] = Graph(resources_as_dicts)
+    return _cache["graph"]
 
 
-def as_graph(resources: list[PolicyResource]) -> list[dict[str, Any]]:
-    """Stack resources in the shape of the preview JSON, for the cost model (one pricing code path)."""
-    graph = []
+def stack_estimate(resources: list[PolicyResource]) -> dict[str, Any]:
+    """The cost model's estimate of the stack, computed once however many policies ask for it."""
+    as_graph(resources)
+    if "estimate" not in _cache:
+        _cache["estimate"] = estimate(_cache["graph"].resources)
+    return _cache["estimate"]
+
+
+_cache: dict[str, Any] = {}
+
+
+def _as_dicts(resources: list[PolicyResource]) -> list[dict[str, Any]]:
     providers: dict[str, dict] = {}
+    nodes = []
     for r in resources:
         if r.provider is not None and r.provider.urn not in providers:
             providers[r.provider.urn] = {"urn": r.provider.urn, "type": r.provider.resource_type, "name": r.provider.name,
-                                         "parent": None, "inputs": dict(r.provider.props)}
-        graph.append({"urn": r.urn, "type": r.resource_type, "name": r.name,
-                      "parent": r.parent.urn if r.parent else None, "inputs": _plain(r.props)})
-    return [*providers.values(), *graph]
+                                         "custom": True, "parent": None, "provider": None, "inputs": _plain(r.provider.props),
+                                         "dependencies": {}}
+        nodes.append({
+            "urn": r.urn, "type": r.resource_type, "name": r.name,
+            "custom": r.provider is not None,  # the engine gives every custom resource a provider, components none
+            "parent": r.parent.urn if r.parent else None,
+            "provider": r.provider.urn if r.provider is not None else None,
+            "inputs": _plain(r.props),
+            "dependencies": {k: [d.urn for d in v] for k, v in r.property_dependencies.items() if v},
+        })
+    # The engine lists providers among the stack's resources too; add those only referenced.
+    listed = {n["urn"] for n in nodes}
+    return [*(p for urn, p in providers.items() if urn not in listed), *nodes]
 
 
 _UNKNOWNS = {proxy.UNKNOWN_STRING_VALUE, proxy.UNKNOWN_NUMBER_VALUE, proxy.UNKNOWN_BOOLEAN_VALUE,

@@ -11,16 +11,15 @@ from pulumi_policy import (
     StackValidationArgs,
 )
 
-from ..cost import estimate
 from ..graph import group_nodes, tags_of
-from .common import ASG, REQUIRED_TAGS, as_graph, declare, templates_by_parent
+from .common import ASG, REQUIRED_TAGS, as_graph, declare, stack_estimate
 
 NAME = "gpucluster-cost"
 SCALE = {"type": "string", "enum": ["min", "desired", "max"], "default": "max"}
 
 
 def _estimate(args: StackValidationArgs) -> dict:
-    return estimate(as_graph(args.resources))
+    return stack_estimate(args.resources)
 
 
 def _budget(args: StackValidationArgs, report: ReportViolation) -> None:
@@ -111,26 +110,26 @@ gpus_per_stack = declare(
 
 
 def _groups(args: StackValidationArgs):
-    templates = templates_by_parent(args.resources)
-    for group in args.resources:
-        if group.resource_type == ASG:
-            template = templates.get(group.parent.urn if group.parent else None)
-            yield group, (template.props if template else None)
+    """Each auto scaling group with the inputs of the launch template it launches (through its links)."""
+    graph = as_graph(args.resources)
+    for group in graph.of_type(ASG):
+        template = graph.template_of(group)
+        yield group, (template["inputs"] if template else None)
 
 
 def _on_demand_large(args: StackValidationArgs, report: ReportViolation) -> None:
     config = args.get_config()
     for group, template in _groups(args):
-        launched = group_nodes(group.props, template)
+        launched = group_nodes(group["inputs"], template)
         instance_type = launched.instance_type
         if not instance_type or instance_type.split(".")[0] not in config["families"]:
             continue
-        if launched.reserved or (tags_of(group.props) or {}).get("gpucluster:pool") in config["allowPools"]:
+        if launched.reserved or (tags_of(group["inputs"]) or {}).get("gpucluster:pool") in config["allowPools"]:
             continue
         on_demand = launched.on_demand["max"]
         if on_demand:
             report(f"{on_demand} on-demand {instance_type} node(s) without a reservation or capacity block; "
-                   f"reserve the capacity, use spot, or list the pool in allowPools", group.urn)
+                   f"reserve the capacity, use spot, or list the pool in allowPools", group["urn"])
 
 
 on_demand_large_types = declare(
@@ -152,13 +151,13 @@ on_demand_large_types = declare(
 def _spot_or_zero(args: StackValidationArgs, report: ReportViolation) -> None:
     purposes = set(args.get_config()["purposes"])
     for group, template in _groups(args):
-        purpose = (tags_of(group.props) or {}).get("gpucluster:purpose")
+        purpose = (tags_of(group["inputs"]) or {}).get("gpucluster:purpose")
         if purpose not in purposes:
             continue
-        launched = group_nodes(group.props, template)
+        launched = group_nodes(group["inputs"], template)
         if not any(launched.spot.values()) and not launched.reserved and launched.nodes["min"] > 0:
             report(f"a {purpose} pool on on-demand capacity keeps {launched.nodes['min']} node(s) running "
-                   "at all times; use spot or let it scale to zero (size.min: 0)", group.urn)
+                   "at all times; use spot or let it scale to zero (size.min: 0)", group["urn"])
 
 
 spot_or_scale_to_zero = declare(

@@ -10,6 +10,7 @@ AnalyzeStack with parents and property dependencies.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -94,42 +95,75 @@ def _struct(inputs: dict[str, Any]) -> struct_pb2.Struct:
 
 
 class _Requests:
-    """Analyzer requests for a preview's registrations, built once and shared by every pack."""
+    """Analyzer requests for a preview's registrations, built once and shared by every pack.
+
+    As the engine sends them: every resource it registered (the stack, providers, components and custom
+    resources; not reads), each with its options and provider on Analyze, and with its parent, dependencies and
+    property dependencies too on AnalyzeStack.
+    """
 
     def __init__(self, result: PreviewResult):
-        self.resources = [r for r in result.resources if r.custom]
-        defaults = {r.type.split(":")[-1]: r for r in self.resources if r.type.startswith("pulumi:providers:") and r.parent is None}
+        self.resources = list(result.resources)
+        self.stack_urn = self.resources[0].urn
         by_urn = {r.urn: r for r in self.resources}
+        defaults = {r.type.rsplit(":", 1)[-1]: r for r in self.resources
+                    if r.type.startswith("pulumi:providers:") and r.name.startswith("default")}
         self.provider_of = {}
         for reg in self.resources:
+            if not reg.custom or reg.type.startswith("pulumi:providers:"):
+                continue  # components and the stack have no provider; providers are the engine's own
             # An explicit provider is referenced as "<urn>::<id>"; otherwise the package's default provider applies.
             explicit = by_urn.get(reg.provider.rsplit("::", 1)[0]) if reg.provider else None
-            provider = explicit or defaults.get(reg.type.split(":")[0])
-            if provider and not reg.type.startswith("pulumi:"):
+            provider = explicit or defaults.get(reg.type.split(":", 1)[0])
+            if provider:
                 self.provider_of[reg.urn] = proto.AnalyzerProviderResource(
                     type=provider.type, name=provider.name, urn=provider.urn, properties=_struct(provider.inputs))
         self.structs = {reg.urn: _struct(reg.inputs) for reg in self.resources}
+        self.options = {reg.urn: _options(reg) for reg in self.resources}
 
     def analyze(self, reg: Registration) -> proto.AnalyzeRequest:
         return proto.AnalyzeRequest(type=reg.type, properties=self.structs[reg.urn], urn=reg.urn, name=reg.name,
-                                    provider=self.provider_of.get(reg.urn))
+                                    options=self.options[reg.urn], provider=self.provider_of.get(reg.urn))
 
     def stack(self) -> proto.AnalyzeStackRequest:
         return proto.AnalyzeStackRequest(resources=[
             proto.AnalyzerResource(
                 type=reg.type, properties=self.structs[reg.urn], urn=reg.urn, name=reg.name,
-                provider=self.provider_of.get(reg.urn), parent=reg.parent or "",
-                dependencies=sorted({u for urns in reg.dependencies.values() for u in urns}),
+                options=self.options[reg.urn], provider=self.provider_of.get(reg.urn), parent=reg.parent or "",
+                dependencies=reg.depends_on,
                 propertyDependencies={k: proto.AnalyzerPropertyDependencies(urns=v) for k, v in reg.dependencies.items()},
             )
             for reg in self.resources
         ])
 
 
+def _options(reg: Registration) -> proto.AnalyzerResourceOptions:
+    options = reg.options
+    timeouts = options.get("customTimeouts") or {}
+    return proto.AnalyzerResourceOptions(
+        protect=bool(options.get("protect")),
+        ignoreChanges=options.get("ignoreChanges", []),
+        deleteBeforeReplace=bool(options.get("deleteBeforeReplace")),
+        deleteBeforeReplaceDefined="deleteBeforeReplace" in options,
+        additionalSecretOutputs=options.get("additionalSecretOutputs", []),
+        aliases=options.get("aliases", []),
+        customTimeouts=proto.AnalyzerResourceOptions.CustomTimeouts(
+            **{k: _seconds(v) for k, v in timeouts.items()}) if timeouts else None,
+        parent=reg.parent or "",
+    )
+
+
+def _seconds(duration: str) -> float:
+    """A Go duration as the SDK sends custom timeouts ("1h30m", "90s") in seconds, as the engine passes them on."""
+    units = {"h": 3600, "m": 60, "s": 1, "ms": 0.001}
+    return sum(float(number) * units[unit] for number, unit in re.findall(r"(\d+(?:\.\d+)?)(ms|h|m|s)", duration))
+
+
 def evaluate(result: PreviewResult, config: dict[str, dict[str, Any]], packs: list[Pack] | None = None) -> list[Violation]:
     """Every pack's diagnostics for the preview. `config` maps a pack key (cost, sovereignty, security) to its
     Pulumi-shaped policy config."""
     requests = _Requests(result)
+    urns = {reg.urn for reg in requests.resources}
     violations: list[Violation] = []
     for pack in packs or list(PACKS.values()):
         settings = reconcile(pack, config.get(pack.key, {}))
@@ -139,12 +173,15 @@ def evaluate(result: PreviewResult, config: dict[str, dict[str, Any]], packs: li
             for name, (level, props) in settings.items()
         }), None)
         servicer.ConfigureStack(proto.AnalyzerStackConfigureRequest(stack=result.stack, project=result.project), None)
-        responses = [servicer.Analyze(requests.analyze(reg), None) for reg in requests.resources]
-        responses.append(servicer.AnalyzeStack(requests.stack(), None))
-        for response, reg in zip(responses, [*requests.resources, None]):
+        found = [(servicer.Analyze(requests.analyze(reg), None), reg.urn) for reg in requests.resources]
+        found.append((servicer.AnalyzeStack(requests.stack(), None), None))
+        for response, analyzed in found:
             for diag in response.diagnostics:
+                # As the engine reports them: Analyze's on the resource analyzed; AnalyzeStack's on the resource the
+                # diagnostic names when it is in the stack, else on the stack itself.
+                urn = analyzed or (diag.urn if diag.urn in urns else requests.stack_urn)
                 violations.append(Violation(
-                    pack=pack.key, policy=diag.policyName, resource=diag.urn or (reg.urn if reg else None),
+                    pack=pack.key, policy=diag.policyName, resource=urn,
                     message=diag.message, enforcement=WIRE_LEVELS[diag.enforcementLevel],
                     severity=_severity(pack, diag.policyName)))
     return violations

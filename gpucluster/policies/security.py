@@ -12,7 +12,8 @@ from pulumi_policy import (
     StackValidationArgs,
 )
 
-from .common import BUCKET, LAUNCH_TEMPLATE, declare
+from ..graph import LAUNCH_TEMPLATE
+from .common import BUCKET, as_graph, declare
 
 NAME = "gpucluster-security"
 INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
@@ -46,20 +47,20 @@ def _encrypted(args: ResourceValidationArgs, report: ReportViolation) -> None:
 
 
 def _buckets(args: StackValidationArgs, report: ReportViolation) -> None:
-    """Each bucket: public access fully blocked, server-side encryption, and a TLS-only policy."""
-    by_kind: dict[str, dict[str, object]] = {}
-    for resource in args.resources:
-        by_kind.setdefault(resource.resource_type, {})[resource.name] = resource
-    for name, bucket in by_kind.get(BUCKET, {}).items():
-        # The components name a bucket's settings after the bucket, as Pulumi programs conventionally do.
-        access = by_kind.get("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", {}).get(name)
-        if access is None or not all(access.props.get(f) for f in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")):
-            report("public access is not fully blocked", bucket.urn)
-        if name not in by_kind.get("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", {}):
-            report("no server-side encryption configuration", bucket.urn)
-        policy = by_kind.get("aws:s3/bucketPolicy:BucketPolicy", {}).get(name)
-        if policy is None or not _denies_plain_http(policy.props.get("policy")):
-            report("no policy denying requests without TLS (aws:SecureTransport false)", bucket.urn)
+    """Each bucket: public access fully blocked, server-side encryption, and a TLS-only policy; a bucket's settings
+    are the resources whose `bucket` input comes from it."""
+    graph = as_graph(args.resources)
+    for bucket in graph.of_type(BUCKET):
+        def settings(kind: str) -> list:
+            return graph.referrers(bucket, f"aws:s3/{kind}:{kind[0].upper()}{kind[1:]}", "bucket")
+
+        if not any(all(a["inputs"].get(f) for f in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"))
+                   for a in settings("bucketPublicAccessBlock")):
+            report("public access is not fully blocked", bucket["urn"])
+        if not settings("bucketServerSideEncryptionConfiguration"):
+            report("no server-side encryption configuration", bucket["urn"])
+        if not any(_denies_plain_http(p["inputs"].get("policy")) for p in settings("bucketPolicy")):
+            report("no policy denying requests without TLS (aws:SecureTransport false)", bucket["urn"])
 
 
 def _denies_plain_http(document: object) -> bool:
@@ -85,19 +86,20 @@ def _no_open_ingress(args: ResourceValidationArgs, report: ReportViolation) -> N
 
 def _efa_self_only(args: StackValidationArgs, report: ReportViolation) -> None:
     """A group with an all-traffic rule to or from itself is an EFA group: it may have no other rules."""
-    rules = [r for r in args.resources if r.resource_type in (INGRESS, EGRESS)]
+    graph = as_graph(args.resources)
+    rules = [*graph.of_type(INGRESS), *graph.of_type(EGRESS)]
 
     def group_of(rule, prop):
-        deps = rule.property_dependencies.get(prop) or []
-        return deps[0].urn if deps else rule.props.get(prop)
+        linked = graph.linked(rule, prop)
+        return linked[0]["urn"] if linked else rule["inputs"].get(prop)
 
     efa_groups = {group_of(r, "securityGroupId") for r in rules
-                  if r.props.get("ipProtocol") == "-1" and group_of(r, "referencedSecurityGroupId") == group_of(r, "securityGroupId")}
+                  if r["inputs"].get("ipProtocol") == "-1" and group_of(r, "referencedSecurityGroupId") == group_of(r, "securityGroupId")}
     for rule in rules:
         group = group_of(rule, "securityGroupId")
         if group in efa_groups and group_of(rule, "referencedSecurityGroupId") != group:
-            peer = rule.props.get("cidrIpv4") or rule.props.get("cidrIpv6") or "another security group"
-            report(f"the EFA security group also allows {peer}; EFA groups must reference only themselves", rule.urn)
+            peer = rule["inputs"].get("cidrIpv4") or rule["inputs"].get("cidrIpv6") or "another security group"
+            report(f"the EFA security group also allows {peer}; EFA groups must reference only themselves", rule["urn"])
 
 
 def _no_wildcards(args: ResourceValidationArgs, report: ReportViolation) -> None:

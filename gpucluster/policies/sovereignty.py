@@ -10,10 +10,10 @@ from pulumi_policy import (
 )
 
 from ..regions import SETS, expand
-from .common import BUCKET, GCS_BUCKET, declare, is_set, region_of
+from ..graph import COMPUTED, GCS_BUCKET, GCS_MULTI_REGIONS
+from .common import BUCKET, as_graph, declare, is_set, region_of
 
 NAME = "gpucluster-sovereignty"
-GCS_MULTI_REGIONS = {"US", "EU", "ASIA"}
 
 
 def _allowed_regions(args: ResourceValidationArgs, report: ReportViolation) -> None:
@@ -41,15 +41,20 @@ allowed_regions = declare(
 
 
 def _data_stays_home(args: StackValidationArgs, report: ReportViolation) -> None:
-    buckets = {r.props.get("bucket") for r in args.resources if r.resource_type == BUCKET}
-    for resource in args.resources:
-        if resource.resource_type == "aws:fsx/dataRepositoryAssociation:DataRepositoryAssociation":
-            target = str(resource.props.get("dataRepositoryPath", ""))
-            bucket = target.removeprefix("s3://").split("/", 1)[0]
-            if bucket not in buckets:
-                report(f"links the file system to {target}, a bucket this stack does not own, so its region is unchecked", resource.urn)
-        if resource.resource_type.startswith("aws:s3/bucketReplicationConfig"):
-            report("replicates objects out of this bucket; replication copies data to another location", resource.urn)
+    graph = as_graph(args.resources)
+    owned = {r["inputs"].get("bucket") for r in graph.of_type(BUCKET)}
+    for resource in graph.of_type("aws:fsx/dataRepositoryAssociation:DataRepositoryAssociation"):
+        # A known path must name a bucket of the stack; one not known yet must come from a bucket of the stack.
+        target = str(resource["inputs"].get("dataRepositoryPath", ""))
+        if target == COMPUTED:
+            foreign = not graph.linked(resource, "dataRepositoryPath", type_=BUCKET)
+        else:
+            foreign = target.removeprefix("s3://").split("/", 1)[0] not in owned
+        if foreign:
+            report(f"links the file system to {target}, a bucket this stack does not own, so its region is unchecked", resource["urn"])
+    for resource in graph.resources:
+        if resource["type"].startswith("aws:s3/bucketReplicationConfig"):
+            report("replicates objects out of this bucket; replication copies data to another location", resource["urn"])
 
 
 data_stays_home = declare(

@@ -41,8 +41,10 @@ class Registration:
     parent: str | None
     custom: bool
     inputs: dict[str, Any]
-    provider: str | None = None
+    provider: str | None = None  # an explicit provider reference, "<provider urn>::<provider id>"
     dependencies: dict[str, list[str]] = field(default_factory=dict)  # input property -> URNs it came from
+    depends_on: list[str] = field(default_factory=list)  # every dependency: properties' and `depends_on`
+    options: dict[str, Any] = field(default_factory=dict)  # resource options the engine keeps (set ones only)
 
 
 @dataclass
@@ -54,6 +56,7 @@ class PreviewResult:
     component_outputs: dict[str, dict[str, Any]]
     diagnostics: list[tuple[str, str]] = field(default_factory=list)
     reads: list[Registration] = field(default_factory=list)  # existing resources the program read (`.get`)
+    invokes: list[tuple[str, str | None]] = field(default_factory=list)  # (token, explicit provider reference)
 
 
 def plain(value: Any) -> Any:
@@ -94,7 +97,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         urn = self.make_urn(request.parent, request.type, request.name)
         if request.type == STACK_TYPE:
             self.stack_urn = urn
-            self.registrations.append(Registration(urn, STACK_TYPE, request.name, None, False, {}))
+            self.registrations.append(Registration(urn, STACK_TYPE, request.name, None, False, {}, options=_options(request, [])))
             return resource_pb2.RegisterResourceResponse(urn=urn)
 
         inputs = rpc.deserialize_properties(request.object, keep_unknowns=True)
@@ -109,6 +112,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 inputs={**plain(inputs), **checked},  # inputs as the engine has them after the provider's check
                 provider=request.provider or None,
                 dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items() if v.urns},
+                depends_on=list(request.dependencies),
+                options=_options(request, self._aliases(request)),
             )
         )
         if self._on_register:
@@ -129,6 +134,22 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         state.update(computed)
         return resource_pb2.RegisterResourceResponse(urn=urn, id=resource_id, object=state)
 
+    def _aliases(self, request) -> list[str]:
+        """Alias URNs, as the engine resolves the alias specs the SDK sends (unset parts: the resource's own)."""
+        urns = list(request.aliasURNs)
+        for alias in request.aliases:
+            if alias.urn:
+                urns.append(alias.urn)
+                continue
+            spec = alias.spec
+            parent = "" if spec.noParent else (spec.parentUrn or request.parent)
+            type_ = spec.type or request.type
+            if parent and parent != self.stack_urn:
+                type_ = parent.split("::")[2] + "$" + type_
+            urns.append(f"urn:pulumi:{spec.stack or pulumi.get_stack()}::{spec.project or pulumi.get_project()}::"
+                        f"{type_}::{spec.name or request.name}")
+        return urns
+
     def ReadResource(self, request):
         urn = self.make_urn(request.parent, request.type, request.name)
         self.reads.append(
@@ -140,6 +161,23 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
     def RegisterResourceOutputs(self, request):
         self.outputs[request.urn] = plain(rpc.deserialize_properties(request.outputs, keep_unknowns=True))
         return super().RegisterResourceOutputs(request)
+
+
+def _options(request, aliases: list[str]) -> dict[str, Any]:
+    """The options of a registration that the engine keeps in its state and hands to analyzers."""
+    timeouts = request.customTimeouts if request.HasField("customTimeouts") else None
+    options = {
+        "protect": request.protect if request.HasField("protect") else None,
+        "ignoreChanges": list(request.ignoreChanges),
+        "deleteBeforeReplace": request.deleteBeforeReplace if request.deleteBeforeReplaceDefined else None,
+        "additionalSecretOutputs": list(request.additionalSecretOutputs),
+        "aliases": aliases,
+        "customTimeouts": {k: v for k in ("create", "update", "delete") if (v := getattr(timeouts, k))} if timeouts else {},
+        "replaceOnChanges": list(request.replaceOnChanges),
+        "retainOnDelete": request.retainOnDelete if request.HasField("retainOnDelete") else None,
+        "deletedWith": request.deletedWith or None,
+    }
+    return {k: v for k, v in options.items() if v not in (None, [], {})}
 
 
 def _struct(values: dict[str, Any]) -> struct_pb2.Struct:
@@ -157,10 +195,14 @@ class _DiagnosticsHandler(logging.Handler):
         self.records.append((record.levelname.lower(), record.getMessage()))
 
 
-def _default_providers(regs: list[Registration], config: dict[str, str], project: str, stack: str) -> list[Registration]:
-    """The engine registers one default provider per package used without an explicit provider."""
+def _default_providers(regs: list[Registration], invokes: list[tuple[str, str | None]], config: dict[str, str],
+                       project: str, stack: str) -> list[Registration]:
+    """The engine registers one default provider per package that a resource or an invoke uses without an explicit
+    provider; provider resources themselves are served by the engine, not by a provider."""
+    packages = {r.type.split(":")[0] for r in regs if r.custom and not r.provider and not r.type.startswith("pulumi:providers:")}
+    packages |= {token.split(":")[0] for token, provider in invokes if not provider}
     providers = []
-    for package in sorted({r.type.split(":")[0] for r in regs if r.custom and not r.provider}):
+    for package in sorted(packages):
         try:
             version = metadata.version(f"pulumi-{package}")
         except metadata.PackageNotFoundError:
@@ -245,7 +287,8 @@ def _run(main, project, stack, config, preview, on_register, existing) -> Previe
         loop.close()
     regs = monitor.registrations
     stack_reg, rest = regs[0], regs[1:]
-    providers = _default_providers(rest, config, project, stack)
+    invokes = monitor.mocks.invokes
+    providers = _default_providers(rest, invokes, config, project, stack)
     return PreviewResult(
         stack=stack,
         project=project,
@@ -254,4 +297,5 @@ def _run(main, project, stack, config, preview, on_register, existing) -> Previe
         component_outputs={urn: out for urn, out in monitor.outputs.items() if urn != monitor.stack_urn},
         diagnostics=handler.records,
         reads=monitor.reads,
+        invokes=invokes,
     )

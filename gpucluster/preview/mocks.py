@@ -73,6 +73,7 @@ class PreviewMocks(pulumi.runtime.Mocks):
         self.project = project  # GCP
         self.preview = preview
         self.existing = existing or {}
+        self.invokes: list[tuple[str, str | None]] = []  # (token, explicit provider reference) of every invoke
 
     def read(self, type_: str, resource_id: str) -> dict[str, Any]:
         """State of an existing resource the program reads; empty (so unknown) unless the caller supplied it."""
@@ -159,6 +160,7 @@ class PreviewMocks(pulumi.runtime.Mocks):
         return {}
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+        self.invokes.append((args.token, args.provider or None))
         region = args.args.get("region") or self.region
         if args.token == "aws:index/getRegion:getRegion":
             return {"id": region, "name": region, "region": region, "endpoint": f"ec2.{region}.amazonaws.com"}

@@ -63,13 +63,19 @@ def render_text(result: PreviewResult) -> str:
     return "\n".join(lines)
 
 
+def resource_json(reg: Registration) -> dict[str, Any]:
+    """One resource of the preview JSON: its links (parent, provider, property dependencies) as the engine records them."""
+    return {
+        "urn": reg.urn, "type": reg.type, "name": reg.name, "custom": reg.custom, "parent": reg.parent,
+        "provider": reg.provider.rsplit("::", 1)[0] if reg.provider else None,
+        "inputs": reg.inputs, "dependencies": reg.dependencies, "dependsOn": reg.depends_on, "options": reg.options,
+    }
+
+
 def as_json(result: PreviewResult, policies: list[Any] | None = None, cost: dict[str, Any] | None = None) -> dict[str, Any]:
     return {
         "stack": result.stack,
-        "resources": [
-            {"urn": r.urn, "type": r.type, "name": r.name, "parent": r.parent, "inputs": r.inputs}
-            for r in result.resources
-        ],
+        "resources": [resource_json(r) for r in result.resources],
         "outputs": result.outputs,
         "policies": policies or [],
         "cost": cost or {},
