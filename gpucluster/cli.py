@@ -20,14 +20,15 @@ from .cost import estimate
 from .cost.render import diff, render_cost, render_diff
 from .preview.engine import PreviewResult, run_program
 from .preview.render import as_json, render_text
-from .preview.stackfile import Project, StackFileError, find_project, load_project, stack_config
+from .preview.stackfile import Project, StackConfig, StackFileError, find_project, load_project, read_stack
 from . import policyconfig
 from .policies.render import render_policies
-from .problems import SpecError
+from .problems import Problem, SpecError, format_problems, quote
 from .spec import CONFIG_KEY, CONFIG_NAMESPACE, ClusterSpec
 from .validate import load_spec
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+ORG_POLICY_ENV = "GPUCLUSTER_ORG_POLICY_CONFIG"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -45,27 +46,51 @@ def _progress(count: int) -> None:
 class _Run:
     result: PreviewResult
     spec: ClusterSpec
-    config: dict[str, str]
+    stack: StackConfig
 
 
-def _load_stack(args: argparse.Namespace) -> tuple[Project, dict[str, str], ClusterSpec] | int:
+def _provider_problems(spec: ClusterSpec, config: dict[str, str]) -> list[Problem]:
+    """The stack program's provider checks (components/program.py), made here too so that a mismatch is
+    invalid input, refused before anything runs."""
+    problems = []
+    region_key = f"{spec.cloud}:region"
+    configured = config.get(region_key)
+    if configured != spec.region:
+        shown = "not set" if configured is None else quote(configured)
+        problems.append(Problem(region_key, f"{shown}, but the cluster spec says region {spec.region!r}; set them equal"))
+    if spec.cloud == "gcp" and not config.get("gcp:project"):
+        problems.append(Problem("gcp:project", "not set; the RoCE network profile and the KMS grants need it"))
+    return problems
+
+
+def _load_stack(args: argparse.Namespace) -> tuple[Project, StackConfig, ClusterSpec] | int:
     """The project, the stack's config and its validated spec; a usage exit code (after saying why) when not."""
     try:
         project = load_project(Path(args.project)) if args.project else find_project(Path.cwd())
-        config = stack_config(project, args.stack)
+        stack = read_stack(project, args.stack)
     except StackFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    key = f"{CONFIG_NAMESPACE}:{CONFIG_KEY}"
+    for warning in stack.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    config, key = stack.values, f"{CONFIG_NAMESPACE}:{CONFIG_KEY}"
     if key not in config:
-        print(f"error: {project.stack_file(args.stack)} has no '{key}' (see README, 'Cluster spec')", file=sys.stderr)
+        print(f"error: {stack.file} has no '{key}' (see README, 'Cluster spec')", file=sys.stderr)
         return EXIT_USAGE
     try:
-        spec, _ = load_spec(json.loads(config[key]))  # every spec error at once, before anything runs
-    except SpecError as exc:
-        print(exc, file=sys.stderr)
+        raw = json.loads(config[key])  # a YAML mapping arrives as JSON; a string may be anything
+    except (ValueError, RecursionError) as exc:
+        print(f"error: {stack.at(key)}: {key} is a string, but not valid JSON: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    return project, config, spec
+    try:
+        spec, _ = load_spec(raw)  # every spec error at once, before anything runs
+    except SpecError as exc:
+        print(format_problems(exc.problems, lambda path: stack.at(key, path)), file=sys.stderr)
+        return EXIT_USAGE
+    if problems := _provider_problems(spec, config):
+        print(format_problems(problems, stack.at), file=sys.stderr)
+        return EXIT_USAGE
+    return project, stack, spec
 
 
 def _preview(args: argparse.Namespace, quiet: bool) -> _Run | int:
@@ -73,14 +98,14 @@ def _preview(args: argparse.Namespace, quiet: bool) -> _Run | int:
     loaded = _load_stack(args)
     if isinstance(loaded, int):
         return loaded
-    project, config, spec = loaded
+    project, stack, spec = loaded
 
     show_progress = sys.stderr.isatty() and not quiet
     try:
         result = run_program(
-            str(project.main), project.name, args.stack, config, on_register=_progress if show_progress else None
+            str(project.main), project.name, args.stack, stack.values, on_register=_progress if show_progress else None
         )
-        return _Run(result, spec, config)
+        return _Run(result, spec, stack)
     except pulumi.RunError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
@@ -102,12 +127,21 @@ def _with_cost(result: PreviewResult) -> dict:
     return document
 
 
-def _policy_config(args: argparse.Namespace, spec: ClusterSpec, config: dict[str, str]) -> dict:
-    """What the spec implies, then `gpucluster:policy` from the stack, then the --policy-config file."""
-    explicit = json.loads(config.get(f"{CONFIG_NAMESPACE}:policy", "{}"))
+def _policy_config(args: argparse.Namespace, spec: ClusterSpec, stack: StackConfig):
+    """Every pack's config and its waivers, from the layers in order: what the spec implies, the organisation's
+    file, `gpucluster:policy` from the stack, then the --policy-config file (gpucluster.policies.waivers)."""
+    from .policies.waivers import ORGANISATION, Layer, combine
+
+    layers = [Layer("spec", policyconfig.from_spec(spec))]
+    organisation = getattr(args, "org_policy_config", None) or os.environ.get(ORG_POLICY_ENV)
+    if organisation:
+        layers.append(Layer(f"{ORGANISATION} ({organisation})", json.loads(Path(organisation).read_text())))
+    key = f"{CONFIG_NAMESPACE}:policy"
+    if key in stack.values:
+        layers.append(Layer(f"{key} ({stack.at(key)})", json.loads(stack.values[key])))
     if getattr(args, "policy_config", None):
-        explicit = policyconfig.overlay(explicit, json.loads(Path(args.policy_config).read_text()))
-    return policyconfig.overlay(policyconfig.from_spec(spec), explicit)
+        layers.append(Layer(f"--policy-config ({args.policy_config})", json.loads(Path(args.policy_config).read_text())))
+    return combine(layers)
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
@@ -119,23 +153,25 @@ def cmd_preview(args: argparse.Namespace) -> int:
 
     document = _with_cost(run.result)
     try:
-        violations = evaluate(run.result, _policy_config(args, run.spec, run.config))
+        policy_config, waivers = _policy_config(args, run.spec, run.stack)
+        violations = evaluate(run.result, policy_config)
     except (PolicyConfigError, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     document["policies"] = [v.as_dict() for v in violations]
+    document["waivers"] = [w.as_dict() for w in waivers]
     if output == "json":
         json.dump(document, sys.stdout, indent=2, sort_keys=True)
         print()
     elif output == "sarif":
-        json.dump(to_sarif(violations), sys.stdout, indent=2)
+        json.dump(to_sarif(violations, waivers), sys.stdout, indent=2)
         print()
     else:
         print(render_text(run.result))
         print()
         print(render_cost(document["cost"]))
         print()
-        print(render_policies(violations))
+        print(render_policies(violations, waivers))
     return EXIT_FAILED if any(v.enforcement == "mandatory" for v in violations) else EXIT_OK
 
 
@@ -192,8 +228,18 @@ def cmd_policy_config(args: argparse.Namespace) -> int:
     loaded = _load_stack(args)
     if isinstance(loaded, int):
         return loaded
-    _, config, spec = loaded
-    print(json.dumps(_policy_config(args, spec, config).get(args.pack, {}), indent=2, sort_keys=True))
+    _, stack, spec = loaded
+    from .policies.harness import PolicyConfigError
+
+    try:
+        policy_config, waivers = _policy_config(args, spec, stack)
+    except (PolicyConfigError, OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    for waiver in waivers:
+        if waiver.pack == args.pack:
+            print(f"waiver: {waiver}", file=sys.stderr)
+    print(json.dumps(policy_config.get(args.pack, {}), indent=2, sort_keys=True))
     return EXIT_OK
 
 
@@ -239,6 +285,8 @@ def build_parser() -> argparse.ArgumentParser:
     preview.add_argument("--format", choices=["text", "json", "sarif"], default="text",
                          help="sarif: the policy violations as SARIF 2.1.0, for code-scanning tools")
     preview.add_argument("--policy-config", help="policy config file: {pack: {policy: level | {enforcementLevel, ...}}}")
+    preview.add_argument("--org-policy-config", help=f"the organisation's policy config file (default: ${ORG_POLICY_ENV}); "
+                         "a policy marked \"locked\": true there cannot be changed by a stack")
     preview.add_argument("--project", help="project folder (default: the nearest Pulumi.yaml at or above here)")
     preview.set_defaults(func=cmd_preview)
 
@@ -260,6 +308,7 @@ def build_parser() -> argparse.ArgumentParser:
     policy_config.add_argument("stack")
     policy_config.add_argument("--pack", choices=["cost", "sovereignty", "security"], required=True)
     policy_config.add_argument("--policy-config", help="extra settings, as for preview")
+    policy_config.add_argument("--org-policy-config", help=f"the organisation's policy config file (default: ${ORG_POLICY_ENV})")
     policy_config.add_argument("--project", help="project folder (default: the nearest Pulumi.yaml at or above here)")
     policy_config.set_defaults(func=cmd_policy_config)
 

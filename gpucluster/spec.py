@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -22,6 +22,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from . import naming
 from .capacity import CapacityPlan, Source, block_problem, ordering_problem
 
 CONFIG_NAMESPACE = "gpucluster"
@@ -110,8 +111,9 @@ class Capacity(_Model):
     max_run_hours: float | None = Field(
         default=None, gt=0, description="flex-start: how long a VM may run (10 minutes to 7 days); default 7 days"
     )
-    block_start: datetime | None = None
-    block_end: datetime | None = None
+    # With a time zone (Z or +hh:mm): a block starts at a fixed instant, and a naive time would be guessed.
+    block_start: AwareDatetime | None = None
+    block_end: AwareDatetime | None = None
 
     @property
     def sources(self) -> tuple[str, ...]:
@@ -164,7 +166,7 @@ class Checkpoint(_Model):
 class Pool(_Model):
     """One group of identical nodes."""
 
-    name: Name
+    name: Name = Field(description=f"Unique in the cluster. {naming.pool_budgets_text()}")
     instance_type: str
     alternate_types: list[str] = Field(
         default_factory=list, description="Other types the group may launch; they must share the fabric layout"
@@ -172,7 +174,9 @@ class Pool(_Model):
     size: Size
     capacity: Capacity = Capacity()
     fabric: Literal["auto", "on", "off"] = Field(
-        default="auto", description="auto: the type's full fabric when it has one; on: require it; off: none"
+        default="auto",
+        description="auto: the type's full fabric when it has one; on: require it; off: none. "
+        "The booleans true and false are read as on and off",
     )
     placement: Literal["auto", "cluster", "none"] = Field(
         default="auto", description="auto: a cluster placement group when the fabric is on"
@@ -184,6 +188,12 @@ class Pool(_Model):
         default=None, description="AMI id or resolve:ssm: path; default: the Deep Learning AMI for the accelerator"
     )
     checkpoint: Checkpoint = Checkpoint()
+
+    @field_validator("fabric", mode="before")
+    @classmethod
+    def _fabric_boolean(cls, value: object) -> object:
+        # `fabric: true` in a stack file is a JSON boolean: mean what it says rather than refuse it.
+        return ("on" if value else "off") if isinstance(value, bool) else value
 
     @model_validator(mode="after")
     def _base_fits(self) -> Pool:
@@ -228,12 +238,21 @@ class Storage(_Model):
 TagValue = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 
 
+_TAG_TEXT = (f"AWS: letters, digits, spaces and {' '.join(naming.AWS_TAG_PUNCTUATION.strip())}; "
+             "GCP (labels): at most 63 lowercase letters, digits, '_' and '-'")
+
+
 class Tags(_Model):
-    owner: TagValue
-    cost_center: TagValue
-    project: TagValue
+    """Tags on every AWS resource, labels on every GCP one."""
+
+    owner: TagValue = Field(description=_TAG_TEXT)
+    cost_center: TagValue = Field(description=_TAG_TEXT)
+    project: TagValue = Field(description=_TAG_TEXT)
     extra: dict[Annotated[str, StringConstraints(min_length=1, max_length=128)], TagValue] = Field(
-        default_factory=dict
+        default_factory=dict,
+        description=f"At most {naming.extra_tags_allowed('aws')} on AWS and {naming.extra_tags_allowed('gcp')} on GCP (AWS allows "
+        f"{naming.TAGS_PER_RESOURCE['aws'][0]} tags per resource, GCP {naming.TAGS_PER_RESOURCE['gcp'][0]} labels; the fields "
+        f"above and gpucluster's own take the rest). Keys and values as the fields above; GCP keys start with a letter",
     )
 
     @field_validator("extra")
@@ -263,7 +282,7 @@ class Budget(_Model):
 
 
 class ClusterSpec(_Model):
-    name: Name
+    name: Name = Field(description=f"Names every resource. {naming.pool_budgets_text()}")
     cloud: Literal["aws", "gcp"]
     region: str
     zones: list[str] = Field(min_length=1, max_length=6)

@@ -19,7 +19,9 @@ from pydantic import ValidationError
 
 from .catalog import InstanceType, load
 from .fabric import aws_interfaces
-from .plan import FLEX_COMPACT_SERIES, address_plan, fabric_enabled, offered_zones, plan_pool, pool_zones
+from .limits import limit_problems
+from .plan import FLEX_COMPACT_SERIES, address_plan, fabric_enabled, managed_lustre_plan, offered_zones, plan_pool, pool_zones
+from .sizing import GIB_PER_TIB, MANAGED_LUSTRE_TIERS
 from .problems import Problem, SpecError, from_validation_error
 from .regions import SETS as REGION_SETS
 from .spec import ClusterSpec, Pool
@@ -238,6 +240,20 @@ def check_rdma_zone(spec: ClusterSpec) -> Iterator[Problem]:
                               f"zonal, and pools[{first[0]}] is in {first[1].zones[0]}; put every RDMA pool in one zone")
 
 
+def check_shared_target(spec: ClusterSpec) -> Iterator[Problem]:
+    """GCP: the throughput target must fit the largest Managed Lustre instance."""
+    shared = spec.storage.shared
+    if spec.cloud != "gcp" or shared is None:
+        return
+    try:
+        managed_lustre_plan(spec)
+    except ValueError as exc:
+        field = "throughputGbps" if shared.throughput_gbps is not None else "throughputGbpsPerGpu"
+        largest = max(maximum / GIB_PER_TIB * tier for tier, (*_, maximum) in MANAGED_LUSTRE_TIERS.items())
+        yield Problem(f"storage.shared.{field}", f"{exc}: the largest Managed Lustre instance delivers {largest / 1000:,.0f} GB/s "
+                      f"(its performance tiers' maximum capacities); lower the target, or split the data across file systems")
+
+
 def check_residency(spec: ClusterSpec) -> Iterator[Problem]:
     if spec.residency is None:
         return
@@ -254,13 +270,13 @@ def check_not_built_yet(spec: ClusterSpec) -> Iterator[Problem]:
 
 def semantic_problems(spec: ClusterSpec) -> list[Problem]:
     problems = [*check_region(spec), *check_zones(spec), *check_network(spec), *check_pool_names(spec), *check_residency(spec),
-                *check_not_built_yet(spec)]
+                *check_not_built_yet(spec), *limit_problems(spec)]
     region_ok = not any(p.path == "region" for p in problems)
     if region_ok:
         for i, pool in enumerate(spec.pools):
             problems.extend(check_pool(spec, i, pool))
-        if not any(p.severity == "error" for p in problems):
-            problems.extend(check_rdma_zone(spec))
+        if not any(p.severity == "error" for p in problems):  # these plan the pools, which must be valid
+            problems.extend([*check_rdma_zone(spec), *check_shared_target(spec)])
     return problems
 
 

@@ -2,9 +2,15 @@
 
 import json
 
+import pytest
+from pydantic import ValidationError
+
 from gpucluster import cli
+from gpucluster.problems import MAX_QUOTE, Problem, from_validation_error
+from gpucluster.spec import ClusterSpec
 
 from .helpers import ROOT
+from .test_stackfile import VALID, run_cli
 
 
 def test_schema_is_json_schema_of_the_spec(capsys, tmp_path):
@@ -38,7 +44,7 @@ def test_program_failure_exits_1(tmp_path, capsys):
     spec = {"name": "x", "cloud": "aws", "region": "us-east-1", "zones": ["us-east-1a"],
             "pools": [{"name": "p", "instanceType": "g5.xlarge", "size": {"min": 0, "max": 1}}],
             "tags": {"owner": "o", "costCenter": "c", "project": "p"}}
-    (tmp_path / "Pulumi.s.yaml").write_text(json.dumps({"config": {"gpucluster:cluster": spec}}))
+    (tmp_path / "Pulumi.s.yaml").write_text(json.dumps({"config": {"aws:region": "us-east-1", "gpucluster:cluster": spec}}))
     assert cli.main(["preview", "s", "--project", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert "preview failed: RuntimeError: boom" in err and "Traceback" not in err
@@ -48,3 +54,48 @@ def test_catalog_listing(capsys):
     assert cli.main(["catalog", "--cloud", "aws"]) == 0
     out = capsys.readouterr().out
     assert "p5.48xlarge" in out and "32 EFA" in out and "a3-megagpu-8g" not in out
+
+
+def test_cluster_string_that_is_not_json_names_key_line_and_position(tmp_path, capsys):
+    stack = 'config:\n  aws:region: us-east-1\n  gpucluster:cluster: "{name: x"\n'
+    code, err = run_cli(tmp_path, capsys, stack)
+    assert code == 2
+    assert "Pulumi.x.yaml:3: gpucluster:cluster is a string, but not valid JSON: " in err
+    assert "line 1 column 2 (char 1)" in err
+
+
+@pytest.mark.parametrize("line, before, field", [(9, "- name: train", "pools[0].name"), (10, "instanceType: p5.48xlarge", "pools[0].instanceType")])
+def test_5_mb_value_is_quoted_by_a_short_prefix(tmp_path, capsys, line, before, field):
+    key = before.split(":")[0]
+    code, err = run_cli(tmp_path, capsys, VALID.replace(before, f"{key}: {'a' * 5_000_000}"))
+    assert code == 2
+    assert f"Pulumi.x.yaml:{line}: {field}: " in err and "a'… (5000000 characters)" in err
+    assert "a" * (MAX_QUOTE + 1) not in err and len(err) < 2000
+
+
+def test_long_values_are_clipped_in_every_problem():
+    with pytest.raises(ValidationError) as error:
+        ClusterSpec.model_validate({"name": "x" * 500})
+    [message] = [p.message for p in from_validation_error(error.value, ClusterSpec) if p.path == "name"]
+    assert message.endswith(f"(got '{'x' * MAX_QUOTE}'… (500 characters))")
+    # messages made by the catalog checks (gpucluster/validate.py) are clipped too
+    problem = Problem("zones", f"none of {['z' * 500]} offers it")
+    assert str(problem) == f"error: zones: none of ['{'z' * MAX_QUOTE}'… (500 characters)] offers it"
+
+
+@pytest.mark.parametrize(
+    "stack, message",
+    [
+        (VALID.replace("aws:region: us-east-1", "aws:region: us-west-2"),
+         "Pulumi.x.yaml:2: aws:region: 'us-west-2', but the cluster spec says region 'us-east-1'; set them equal"),
+        (VALID.replace("  aws:region: us-east-1\n", ""), "Pulumi.x.yaml: aws:region: not set, but the cluster spec says region"),
+        ((ROOT / "stacks" / "Pulumi.gcp-a3-ultra-eu.yaml").read_text().replace("gcp:region: europe-west4", "gcp:region: europe-west1"),
+         "Pulumi.x.yaml:5: gcp:region: 'europe-west1', but the cluster spec says region 'europe-west4'"),
+        ((ROOT / "stacks" / "Pulumi.gcp-a3-ultra-eu.yaml").read_text().replace("  gcp:project: my-training-project\n", ""),
+         "Pulumi.x.yaml: gcp:project: not set"),
+    ],
+    ids=["aws-region-differs", "aws-region-missing", "gcp-region-differs", "gcp-project-missing"],
+)
+def test_provider_config_that_contradicts_the_spec_exits_2(tmp_path, capsys, stack, message):
+    code, err = run_cli(tmp_path, capsys, stack)
+    assert code == 2 and "nothing was run" in err and message in err

@@ -113,9 +113,8 @@ def test_options_are_recorded_as_the_engine_keeps_them(options_program):
 
 def test_requests_carry_every_resource_with_options_and_links(options_program):
     requests = _Requests(options_program)
-    analyze = [requests.analyze(r) for r in requests.resources]
-    assert all(a.HasField("options") for a in analyze), "the Node policy SDK refuses Analyze without options"
-    stack = requests.stack()
+    assert all(a.HasField("options") for a in requests.analyze), "the Node policy SDK refuses Analyze without options"
+    stack = requests.stack
     kinds = {r.type for r in stack.resources}
     assert {"pulumi:pulumi:Stack", "user:index:Storage", "pulumi:providers:aws", "aws:s3/bucket:Bucket"} <= kinds
     data = next(r for r in stack.resources if r.name == "data")

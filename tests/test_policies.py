@@ -6,7 +6,7 @@ import copy
 import json
 
 import pytest
-from pulumi_policy import EnforcementLevel
+from pulumi_policy import EnforcementLevel, StackValidationPolicy
 from pulumi_policy.policy import _PolicyAnalyzerServicer
 
 from gpucluster import cli
@@ -14,7 +14,7 @@ from gpucluster.policies import PACKS, VERSION
 from gpucluster.policies.harness import PolicyConfigError, evaluate, reconcile, to_sarif
 from gpucluster.preview.engine import Registration
 
-from .helpers import ROOT, pool, preview_spec, spec_with
+from .helpers import PROJECT, ROOT, pool, preview_spec, spec_with
 from .test_preview import preview_stack
 
 FULL = spec_with(
@@ -318,6 +318,8 @@ def test_the_pack_folders_serve_what_the_offline_harness_evaluates(full):
     from gpucluster.policies.harness import _Requests
 
     graph = mutated(full, LT, "lt", lambda inputs: inputs["metadataOptions"].update(httpTokens="optional"))
+    graph = mutated(graph, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "datasets",
+                    lambda inputs: inputs.update(blockPublicAcls=False))  # and a stack policy's finding
     template = next(r for r in graph.resources if r.type == LT)
     process = subprocess.Popen([sys.executable, str(ROOT / "policies" / "security" / "__main__.py")],
                                stdout=subprocess.PIPE, text=True, env={k: v for k, v in __import__("os").environ.items()
@@ -327,7 +329,9 @@ def test_the_pack_folders_serve_what_the_offline_harness_evaluates(full):
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
             stub = analyzer_pb2_grpc.AnalyzerStub(channel)
             info = stub.GetAnalyzerInfo(__import__("google.protobuf.empty_pb2", fromlist=["Empty"]).Empty(), timeout=30)
-            served = stub.Analyze(_Requests(graph).analyze(template), timeout=30)
+            requests = _Requests(graph)
+            served = stub.Analyze(next(r for r in requests.analyze if r.urn == template.urn), timeout=30)
+            served_stack = stub.AnalyzeStack(requests.stack, timeout=60)
     finally:
         process.kill()
         process.wait()
@@ -336,6 +340,9 @@ def test_the_pack_folders_serve_what_the_offline_harness_evaluates(full):
     served_messages = sorted((d.policyName, d.message) for d in served.diagnostics)
     offline = sorted((v.policy, v.message) for v in results(graph, pack="security") if v.resource == template.urn)
     assert served_messages == offline and ("imdsv2-required", next(m for p, m in offline if p == "imdsv2-required")) in served_messages
+    stack_policies = {p.name for p in PACKS["security"].policies if isinstance(p, StackValidationPolicy)}
+    offline_stack = sorted((v.policy, v.message, v.resource) for v in results(graph, pack="security") if v.policy in stack_policies)
+    assert offline_stack and sorted((d.policyName, d.message, d.urn) for d in served_stack.diagnostics) == offline_stack
 
 
 def test_explicit_providers_decide_the_region(full):
@@ -360,3 +367,15 @@ def test_replication_out_of_a_bucket(full):
     replication = Registration("urn:pulumi:test::gpucluster::aws:s3/bucketReplicationConfig:BucketReplicationConfig::copy",
                                "aws:s3/bucketReplicationConfig:BucketReplicationConfig", "copy", None, True, {"bucket": "x", "rules": []})
     assert "replicates objects out of this bucket" in of(results(added(full, replication)), "no-data-copies-elsewhere")[0].message
+
+
+@pytest.mark.parametrize("stack", PROJECT.stacks())
+def test_shared_decoding_finds_what_per_policy_decoding_finds(stack):
+    """The harness decodes each payload once for all policies; the SDK by itself decodes per policy. A strict
+    budget and region make every pack report something, so the comparison is not between two empty lists."""
+    graph = preview_stack(stack)
+    config = {"cost": {"stack-budget": {"maxHourlyUsd": 1}, "gpus-per-pool": {"maxGpusPerPool": 1}},
+              "sovereignty": {"allowed-regions": {"allowedRegions": ["ap-south-1"]}}}
+    shared, alone = evaluate(graph, config), evaluate(graph, config, share_decoding=False)
+    assert {"cost", "sovereignty"} <= {v.pack for v in alone}
+    assert sorted(map(repr, shared)) == sorted(map(repr, alone))

@@ -51,7 +51,7 @@ def test_default_stack_is_16_p5_with_full_efa_in_one_zone():
 def test_json_contract(capsys):
     assert cli.main(["preview", "aws-p5-train", "--json", "--project", str(ROOT)]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert set(doc) == {"stack", "resources", "outputs", "policies", "cost"}
+    assert set(doc) == {"stack", "resources", "outputs", "policies", "waivers", "cost"}
     assert doc["stack"] == "aws-p5-train"
     assert {(v["pack"], v["policy"], v["enforcement"]) for v in doc["policies"]} == {
         ("cost", "no-unreserved-on-demand-large-gpus", "advisory"), ("cost", "training-pools-spot-or-scale-to-zero", "advisory")}

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from gpucluster import naming
 from gpucluster.plan import PoolPlan, address_plan, fabric_zone, lustre_plan, plan_pool
 from gpucluster.spec import ClusterSpec
 from gpucluster.userdata import ScratchSetup, SharedMount, Watcher, render
@@ -39,7 +40,7 @@ class AwsGpuCluster(pulumi.ComponentResource):
         plans = [plan_pool(spec, pool) for pool in spec.pools]
 
         self.network = ClusterNetwork(
-            f"{name}-net",
+            naming.network(name),
             ClusterNetworkArgs(
                 region=spec.region,
                 addresses=address_plan(spec),
@@ -51,7 +52,7 @@ class AwsGpuCluster(pulumi.ComponentResource):
         )
         self.storage = self._storage(plans)
         identity = NodeIdentity(
-            f"{name}-nodes",
+            naming.identity(name),
             NodeIdentityArgs(
                 cluster=spec.name,
                 tags=self._tags,
@@ -75,7 +76,7 @@ class AwsGpuCluster(pulumi.ComponentResource):
         if not (spec.storage.buckets or spec.storage.shared or checkpoints_to_s3):
             return None
         return TieredStorage(
-            f"{self._name}-storage",
+            naming.storage(self._name),
             TieredStorageArgs(
                 tags=self._tags,
                 vpc_id=self.network.vpc_id,
@@ -93,7 +94,7 @@ class AwsGpuCluster(pulumi.ComponentResource):
 
     def _group(self, plan: PoolPlan, identity: NodeIdentity) -> GpuInstanceGroup | SpotTrainingPool:
         pool = plan.pool
-        name = f"{self._name}-{pool.name}"
+        name = naming.pool_group(self._name, pool.name)
         if pool.capacity.reservation_id:
             self._check_reservation(name, plan)
         group_args = GpuInstanceGroupArgs(

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from gpucluster import naming
+
 SSM_CORE = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"  # Session Manager: nodes have no public IP
 
 
@@ -30,13 +32,14 @@ class NodeIdentity(pulumi.ComponentResource):
     def __init__(self, name: str, args: NodeIdentityArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("gpucluster:aws:NodeIdentity", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        role_name, profile_name = naming.iam_role(name), naming.instance_profile(name)
         role = aws.iam.Role(
-            f"{name}-role",
+            role_name,
             assume_role_policy=json.dumps({
                 "Version": "2012-10-17",
                 "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}],
             }),
-            tags={**args.tags, "Name": f"{name}-role"},
+            tags={**args.tags, "Name": role_name},
             opts=child,
         )
         aws.iam.RolePolicyAttachment(f"{name}-ssm", role=role.name, policy_arn=SSM_CORE, opts=child)
@@ -49,7 +52,7 @@ class NodeIdentity(pulumi.ComponentResource):
             ).apply(lambda values: _access_policy(args.cluster, args.kms_alias, *values)),
             opts=child,
         )
-        profile = aws.iam.InstanceProfile(f"{name}-profile", role=role.name, tags={**args.tags, "Name": f"{name}-profile"}, opts=child)
+        profile = aws.iam.InstanceProfile(profile_name, role=role.name, tags={**args.tags, "Name": profile_name}, opts=child)
         self.instance_profile_arn = profile.arn
         self.role_name = role.name
         self.register_outputs({"instanceProfileArn": self.instance_profile_arn, "roleName": self.role_name})

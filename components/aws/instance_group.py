@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from gpucluster import naming
 from gpucluster.capacity import SPOT_STRATEGY
 from gpucluster.fabric import AwsInterface
 from gpucluster.spec import Capacity
@@ -72,7 +73,7 @@ class GpuInstanceGroup(pulumi.ComponentResource):
         mixed = bool(args.alternate_types) or plan.spot
 
         template = aws.ec2.LaunchTemplate(
-            f"{name}-lt",
+            naming.launch_template(name),
             instance_type=None if mixed else args.instance_type,
             image_id=args.image_id,
             update_default_version=True,
@@ -112,7 +113,7 @@ class GpuInstanceGroup(pulumi.ComponentResource):
         )
         launch = {"id": template.id, "version": "$Latest"}
         group = aws.autoscaling.Group(
-            f"{name}-asg",
+            naming.auto_scaling_group(name),
             min_size=args.min_size,
             desired_capacity=args.desired_size,
             max_size=args.max_size,

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from gpucluster import naming
 from gpucluster.plan import AddressPlan
 
 
@@ -78,7 +79,7 @@ class ClusterNetwork(pulumi.ComponentResource):
         )
 
         efa = aws.ec2.SecurityGroup(
-            f"{name}-efa",
+            naming.security_group(name, "efa"),
             vpc_id=vpc.id,
             description="EFA: all traffic to and from members of this group only",
             tags=tags("efa"),
@@ -90,7 +91,7 @@ class ClusterNetwork(pulumi.ComponentResource):
                 referenced_security_group_id=efa.id,
             )
         nodes = aws.ec2.SecurityGroup(
-            f"{name}-nodes",
+            naming.security_group(name, "nodes"),
             vpc_id=vpc.id,
             description="GPU nodes: outbound only (packages, S3, container registries); no inbound",
             tags=tags("nodes"),
@@ -103,7 +104,7 @@ class ClusterNetwork(pulumi.ComponentResource):
 
         self.placement_groups = {
             pool: aws.ec2.PlacementGroup(
-                f"{name}-{pool}", strategy="cluster", tags=tags(f"{pool}-placement"), opts=child
+                naming.placement_group(name, pool), strategy="cluster", tags=tags(f"{pool}-placement"), opts=child
             ).name
             for pool in args.placement_group_pools
         }

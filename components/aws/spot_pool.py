@@ -8,9 +8,11 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from gpucluster import naming
+from gpucluster.naming import CHECKPOINT_HOOK
+
 from .instance_group import GpuInstanceGroup, GpuInstanceGroupArgs, LifecycleHook
 
-CHECKPOINT_HOOK = "checkpoint-before-termination"
 # EventBridge detail types for the two signals AWS sends before taking a spot instance away.
 SIGNALS = {
     "interruption": "EC2 Spot Instance Interruption Warning",
@@ -42,28 +44,30 @@ class SpotTrainingPool(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         hook = LifecycleHook(CHECKPOINT_HOOK, args.heartbeat_seconds)
         group_args = GpuInstanceGroupArgs(**{**args.group.__dict__, "lifecycle_hooks": [hook]})
-        group = GpuInstanceGroup(f"{name}-nodes", group_args, opts=child)
+        group = GpuInstanceGroup(naming.spot_nodes(name), group_args, opts=child)
 
+        queue_name = naming.signal_queue(name)
         queue = aws.sqs.Queue(
-            f"{name}-signals",
+            queue_name,
             sqs_managed_sse_enabled=True,
             message_retention_seconds=86400,
-            tags={**args.tags, "Name": f"{name}-signals"},
+            tags={**args.tags, "Name": queue_name},
             opts=child,
         )
         rules = []
         for signal, detail_type in SIGNALS.items():
+            rule_name = naming.signal_rule(name, signal)
             rule = aws.cloudwatch.EventRule(
-                f"{name}-{signal}",
+                rule_name,
                 description=f"{name}: {detail_type}",
                 event_pattern=json.dumps({"source": ["aws.ec2"], "detail-type": [detail_type]}),
-                tags={**args.tags, "Name": f"{name}-{signal}"},
+                tags={**args.tags, "Name": rule_name},
                 opts=child,
             )
-            aws.cloudwatch.EventTarget(f"{name}-{signal}", rule=rule.name, arn=queue.arn, opts=child)
+            aws.cloudwatch.EventTarget(rule_name, rule=rule.name, arn=queue.arn, opts=child)
             rules.append(rule)
         aws.sqs.QueuePolicy(
-            f"{name}-signals",
+            queue_name,
             queue_url=queue.url,
             policy=pulumi.Output.all(queue.arn, *[r.arn for r in rules]).apply(lambda arns: _events_may_send(arns[0], arns[1:])),
             opts=child,

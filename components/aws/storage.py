@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from gpucluster import naming
 from gpucluster.cost.model import EXPECTED_SIZE_TAG
 from gpucluster.sizing import LustrePlan
 
@@ -69,12 +70,12 @@ class TieredStorage(pulumi.ComponentResource):
         self.kms_alias = f"alias/{name}"
         aws.kms.Alias(f"{name}-key", name=self.kms_alias, target_key_id=key.key_id, opts=self._child)
         lifecycle = args.lifecycle
-        datasets = self._bucket(f"{name}-datasets", key, versioned=False, rules=[
+        datasets = self._bucket(naming.bucket(name, "datasets"), key, versioned=False, rules=[
             {"id": "intelligent-tiering", "status": "Enabled", "filter": {},
              "transitions": [{"days": 0, "storage_class": "INTELLIGENT_TIERING"}],
              "abort_incomplete_multipart_upload": {"days_after_initiation": lifecycle.abort_multipart_after_days}},
         ], expected_tb=args.expected_tb.get("datasets", 0))
-        checkpoints = self._bucket(f"{name}-checkpoints", key, versioned=True, rules=[
+        checkpoints = self._bucket(naming.bucket(name, "checkpoints"), key, versioned=True, rules=[
             {"id": "archive-old-checkpoints", "status": "Enabled", "filter": {},
              "transitions": [{"days": lifecycle.checkpoint_archive_after_days, "storage_class": "GLACIER_IR"}],
              "noncurrent_version_expiration": {"noncurrent_days": lifecycle.noncurrent_expire_after_days},
@@ -128,9 +129,10 @@ class TieredStorage(pulumi.ComponentResource):
         return bucket
 
     def _lustre(self, name: str, args: TieredStorageArgs, key: aws.kms.Key, datasets: aws.s3.Bucket) -> None:
+        lustre = naming.lustre(name)
         group = aws.ec2.SecurityGroup(
-            f"{name}-lustre", vpc_id=args.vpc_id, description="FSx for Lustre: Lustre ports from cluster nodes only",
-            tags=self._tagged(f"{name}-lustre"), opts=self._child,
+            lustre, vpc_id=args.vpc_id, description="FSx for Lustre: Lustre ports from cluster nodes only",
+            tags=self._tagged(lustre), opts=self._child,
         )
         for low, high in LUSTRE_PORTS:
             for peer, peer_id in (("nodes", args.nodes_security_group_id), ("self", group.id)):
@@ -147,7 +149,7 @@ class TieredStorage(pulumi.ComponentResource):
                 )
         plan = args.lustre
         file_system = aws.fsx.LustreFileSystem(
-            f"{name}-lustre",
+            lustre,
             deployment_type="PERSISTENT_2",
             storage_type="SSD",
             storage_capacity=plan.capacity_gib,
@@ -157,7 +159,7 @@ class TieredStorage(pulumi.ComponentResource):
             kms_key_id=key.arn,
             subnet_ids=args.lustre_subnet_id,  # one subnet: the provider takes it as a string
             security_group_ids=[group.id],
-            tags=self._tagged(f"{name}-lustre"),
+            tags=self._tagged(lustre),
             opts=self._child,
         )
         aws.fsx.DataRepositoryAssociation(

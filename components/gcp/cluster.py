@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_gcp as gcp
 
+from gpucluster import naming
 from gpucluster.plan import (PoolPlan, address_plan, fabric_zone, gcp_network_plan, gcs_bucket_location, managed_lustre_plan,
                              plan_pool)
 from gpucluster.spec import ClusterSpec
@@ -16,14 +16,6 @@ from gpucluster.userdata import GCE_LOCAL_SSD_MODEL, ScratchSetup, SharedMount, 
 from .instance_group import GpuInstanceGroup, GpuInstanceGroupArgs
 from .network import ClusterNetwork, ClusterNetworkArgs
 from .storage import TieredStorage, TieredStorageArgs
-
-
-def labels_of(tags: dict[str, str]) -> dict[str, str]:
-    """GCP labels: lowercase keys and values of letters, digits, '_' and '-'."""
-    def clean(text: str) -> str:
-        return re.sub(r"[^a-z0-9_-]", "_", text.lower())[:63]
-
-    return {clean(k): clean(v) for k, v in tags.items()}
 
 
 @dataclass
@@ -42,11 +34,12 @@ class GcpGpuCluster(pulumi.ComponentResource):
         super().__init__("gpucluster:gcp:GpuCluster", name, None, opts)
         spec = args.spec
         child = pulumi.ResourceOptions(parent=self)
-        labels = labels_of({**spec.tags.as_dict(), "gpucluster-cluster": spec.name})
+        # Tags double as labels: validation (gpucluster.limits) admits only what GCP labels allow.
+        labels = {**spec.tags.as_dict(), "gpucluster-cluster": spec.name}
         plans = [plan_pool(spec, pool) for pool in spec.pools]
         needs = gcp_network_plan(plans)
         self.network = ClusterNetwork(
-            f"{name}-net",
+            naming.network(name),
             ClusterNetworkArgs(
                 project=args.project, region=spec.region, zone=fabric_zone(spec),
                 host_cidr=next(iter(address_plan(spec).private.values())), labels=labels,
@@ -54,10 +47,10 @@ class GcpGpuCluster(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        account = gcp.serviceaccount.Account(f"{name}-nodes", account_id=f"{spec.name}-nodes"[:30].rstrip("-"),
+        account = gcp.serviceaccount.Account(f"{name}-nodes", account_id=naming.service_account_id(spec.name),
                                              display_name=f"gpucluster {spec.name} nodes", opts=child)
         self.storage = TieredStorage(
-            f"{name}-storage",
+            naming.storage(name),
             TieredStorageArgs(region=spec.region, bucket_location=gcs_bucket_location(spec), labels=labels,
                               node_service_account=account.email, lustre=managed_lustre_plan(spec),
                               network=self.network.networks["host"], zone=fabric_zone(spec)),
@@ -69,10 +62,11 @@ class GcpGpuCluster(pulumi.ComponentResource):
 
     def _group(self, name: str, plan: PoolPlan, labels, account, child) -> GpuInstanceGroup:
         spec, pool = self._spec, plan.pool
+        group = naming.pool_group(name, pool.name)
         policy = None
         if plan.placement_group:
             policy = gcp.compute.ResourcePolicy(
-                f"{name}-{pool.name}-compact", region=spec.region,
+                naming.compact_policy(group), region=spec.region,
                 group_placement_policy={"collocation": "COLLOCATED"}, opts=child,
             ).self_link
         scratch = spec.storage.scratch
@@ -89,7 +83,7 @@ class GcpGpuCluster(pulumi.ComponentResource):
             disk_model=GCE_LOCAL_SSD_MODEL,
         ) or None)
         return GpuInstanceGroup(
-            f"{name}-{pool.name}",
+            group,
             GpuInstanceGroupArgs(
                 machine_type=plan.instance.name, zone=plan.zones[0], nics=plan.nics, subnets=self.network.subnets,
                 target_size=pool.size.desired_or_min, capacity=pool.capacity, kms_key=self.storage.kms_key,

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
+from gpucluster import naming
 from gpucluster.fabric import GcpNic
 from gpucluster.spec import Capacity
 
@@ -45,7 +46,7 @@ class GpuInstanceGroup(pulumi.ComponentResource):
         series = args.machine_type.rsplit("-", 1)[0]
         template = gcp.compute.InstanceTemplate(
             f"{name}-template",
-            name_prefix=f"{name}-",
+            name_prefix=naming.template_prefix(name),
             machine_type=args.machine_type,
             disks=[{
                 "boot": True, "auto_delete": True, "source_image": args.image, "disk_size_gb": args.boot_disk_gb,
@@ -67,8 +68,8 @@ class GpuInstanceGroup(pulumi.ComponentResource):
             opts=child,
         )
         group = gcp.compute.InstanceGroupManager(
-            f"{name}-mig",
-            base_instance_name=name,
+            naming.instance_group_manager(name),
+            base_instance_name=naming.base_instance_name(name),
             zone=args.zone,
             target_size=args.target_size,
             versions=[{"instance_template": template.self_link_unique, "name": "primary"}],

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
+from gpucluster import naming
+
 GPU_RANGE = ipaddress.IPv4Network("172.16.0.0/12")  # GPU networks: /20 slices, apart from the host range
 
 
@@ -39,9 +41,9 @@ class ClusterNetwork(pulumi.ComponentResource):
         gpu_slices = iter(GPU_RANGE.subnets(new_prefix=20))
 
         host = self._vpc("host", args.host_cidr, mtu=args.mtu, private_google_access=True)
-        router = gcp.compute.Router(f"{name}-router", network=host.id, region=args.region, opts=self._child)
+        router = gcp.compute.Router(naming.router(name), network=host.id, region=args.region, opts=self._child)
         gcp.compute.RouterNat(
-            f"{name}-nat", router=router.name, region=args.region, nat_ip_allocate_option="AUTO_ONLY",
+            naming.router_nat(name), router=router.name, region=args.region, nat_ip_allocate_option="AUTO_ONLY",
             source_subnetwork_ip_ranges_to_nat="ALL_SUBNETWORKS_ALL_IP_RANGES",
             log_config={"enable": True, "filter": "ERRORS_ONLY"}, opts=self._child,
         )
@@ -51,22 +53,22 @@ class ClusterNetwork(pulumi.ComponentResource):
             self._vpc(f"gpu-{i}", str(next(gpu_slices)), mtu=args.mtu)
         if args.rdma_subnets:
             profile = f"projects/{args.project}/global/networkProfiles/{args.zone}-vpc-roce"
-            rdma = gcp.compute.Network(f"{name}-rdma", auto_create_subnetworks=False, mtu=args.mtu,
+            rdma = gcp.compute.Network(naming.vpc(name, "rdma"), auto_create_subnetworks=False, mtu=args.mtu,
                                        network_profile=profile, opts=self._child)
             self.networks["rdma"] = rdma.self_link
             for i in range(args.rdma_subnets):
-                subnet = gcp.compute.Subnetwork(f"{name}-rdma-{i}", network=rdma.id, region=args.region,
+                subnet = gcp.compute.Subnetwork(naming.vpc(name, f"rdma-{i}"), network=rdma.id, region=args.region,
                                                 ip_cidr_range=str(next(gpu_slices)), opts=self._child)
                 self.subnets[f"rdma-{i}"] = subnet.self_link
         self.register_outputs({"networks": self.networks, "subnets": self.subnets})
 
     def _vpc(self, role: str, cidr: str, mtu: int, private_google_access: bool = False) -> gcp.compute.Network:
-        name, args = f"{self._name}-{role}", self._args
+        name, args = naming.vpc(self._name, role), self._args
         network = gcp.compute.Network(name, auto_create_subnetworks=False, mtu=mtu, routing_mode="REGIONAL", opts=self._child)
         subnet = gcp.compute.Subnetwork(name, network=network.id, region=args.region, ip_cidr_range=cidr,
                                         private_ip_google_access=private_google_access, opts=self._child)
         gcp.compute.Firewall(
-            f"{name}-internal", network=network.id, direction="INGRESS", source_ranges=[cidr],
+            naming.vpc_firewall(name), network=network.id, direction="INGRESS", source_ranges=[cidr],
             allows=[{"protocol": "all"}], description=f"{role}: traffic from the cluster's own range only",
             opts=self._child,
         )

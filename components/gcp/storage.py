@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
+from gpucluster import naming
 from gpucluster.sizing import ManagedLustrePlan
 
 
@@ -40,8 +41,8 @@ class TieredStorage(pulumi.ComponentResource):
     def __init__(self, name: str, args: TieredStorageArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("gpucluster:gcp:TieredStorage", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        ring = gcp.kms.KeyRing(f"{name}-keys", location=args.region, opts=child)
-        key = gcp.kms.CryptoKey(f"{name}-key", key_ring=ring.id, rotation_period=f"{90 * 86400}s",
+        ring = gcp.kms.KeyRing(naming.key_ring(name), location=args.region, opts=child)
+        key = gcp.kms.CryptoKey(naming.crypto_key(name), key_ring=ring.id, rotation_period=f"{90 * 86400}s",
                                 labels=args.labels, opts=child)
         project = gcp.organizations.get_project_output(opts=pulumi.InvokeOutputOptions(parent=self))
         agents = {
@@ -58,7 +59,7 @@ class TieredStorage(pulumi.ComponentResource):
         buckets = {}
         for role, versioned in (("datasets", False), ("checkpoints", True)):
             buckets[role] = gcp.storage.Bucket(
-                f"{name}-{role}",
+                naming.bucket(name, role),
                 location=args.bucket_location,
                 uniform_bucket_level_access=True,
                 public_access_prevention="enforced",
@@ -86,19 +87,19 @@ class TieredStorage(pulumi.ComponentResource):
         """Private Service Access (a peering range and the service networking connection), a firewall rule
         for the Lustre port from that range, then the instance in the pools' zone under the cluster key."""
         child = pulumi.ResourceOptions(parent=self)
-        peering = gcp.compute.GlobalAddress(f"{name}-psa", purpose="VPC_PEERING", address_type="INTERNAL",
+        peering = gcp.compute.GlobalAddress(naming.service_access_range(name), purpose="VPC_PEERING", address_type="INTERNAL",
                                             prefix_length=20, network=args.network, opts=child)
         connection = gcp.servicenetworking.Connection(f"{name}-psa", network=args.network,
                                                       service="servicenetworking.googleapis.com",
                                                       reserved_peering_ranges=[peering.name], opts=child)
         gcp.compute.Firewall(
-            f"{name}-lustre", network=args.network, direction="INGRESS", allows=[{"protocol": "tcp", "ports": ["988"]}],
+            naming.lustre(name), network=args.network, direction="INGRESS", allows=[{"protocol": "tcp", "ports": ["988"]}],
             source_ranges=[pulumi.Output.concat(peering.address, "/20")],
             description="Managed Lustre: the Lustre port from the service's peering range only", opts=child,
         )
         instance = gcp.lustre.Instance(
-            f"{name}-lustre",
-            instance_id=f"{name}-lustre"[:60],
+            naming.lustre(name),
+            instance_id=naming.lustre_instance_id(name),
             location=args.zone,
             network=args.network,
             filesystem="lustre",

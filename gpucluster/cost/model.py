@@ -64,6 +64,7 @@ FREE |= {
 }
 EXPECTED_SIZE_TAG = "gpucluster:expected-size-tb"  # how a bucket's expected size reaches the graph
 PRICED_PACKAGES = ("aws", "gcp")  # the packages with a price book
+PoolKey = tuple[str | None, str]  # (cluster, pool), from the gpucluster tags or labels
 CURRENCY = "USD"  # every price book's
 
 
@@ -74,7 +75,7 @@ class Line:
     kind: str
     description: str
     hourly: dict[str, float]  # by scale
-    pool: str | None = None
+    pool: str | PoolKey | None = None  # while estimating, the key; in the result, its label
     note: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -117,9 +118,9 @@ class _Estimator:
         self.books = books
         self.lines: list[Line] = []
         self.unpriced: list[Unpriced] = []
-        self.power_nodes: list[tuple[str, dict[str, int], float]] = []  # pool, nodes by scale, kW per node
+        self.power_nodes: list[tuple[PoolKey, dict[str, int], float]] = []  # pool, nodes by scale, kW per node
         self.power_unknown: set[str] = set()
-        self.pools: dict[str, dict[str, Any]] = {}  # pool -> GPUs by scale, on-demand $/GPU-hour, fully priced?
+        self.pools: dict[PoolKey, dict[str, Any]] = {}  # pool -> GPUs by scale, on-demand $/GPU-hour, fully priced?
 
     def book(self, resource: dict) -> PriceBook:
         cloud = resource["type"].split(":", 1)[0]
@@ -211,7 +212,8 @@ class _Estimator:
             return self.skip(resource, f"instance type {instance_type!r} is not in the catalog")
         instance = catalog[instance_type]
         region = self.region(resource)
-        pool = (tags_of(inputs) or {}).get("gpucluster:pool") or resource["name"]
+        tags = tags_of(inputs) or {}
+        pool = (tags.get("gpucluster:cluster"), tags.get("gpucluster:pool") or resource["name"])
         self.nodes(resource, pool, instance, region, nodes, rates)
         self.root_volumes(resource, template, nodes, pool, region)
 
@@ -228,10 +230,11 @@ class _Estimator:
         nodes = {s: size for s in SCALES}
         model = (template["inputs"].get("scheduling") or {}).get("provisioningModel", "STANDARD")
         kind = "spot" if model in ("SPOT", "FLEX_START") else "on-demand"  # flex-start VMs bill at spot rates
-        pool = (template["inputs"].get("labels") or {}).get("gpucluster-pool") or resource["name"]
+        labels = template["inputs"].get("labels") or {}
+        pool = (labels.get("gpucluster-cluster"), labels.get("gpucluster-pool") or resource["name"])
         self.nodes(resource, pool, instance, region, nodes, {kind: nodes})
 
-    def nodes(self, resource: dict, pool: str, instance, region: str, nodes: dict[str, int],
+    def nodes(self, resource: dict, pool: PoolKey, instance, region: str, nodes: dict[str, int],
               markets: dict[str, dict[str, int]]) -> None:
         """A pool's GPUs and power, and a priced line per market it buys nodes in (or why it cannot be priced)."""
         book = self.book(resource)
@@ -256,7 +259,7 @@ class _Estimator:
             self.lines.append(Line(resource["urn"], resource["name"], "instances", f"{instance.name} {kind} at ${unit:,.2f}/h",
                                    {s: counts[s] * unit for s in SCALES}, pool=pool))
 
-    def root_volumes(self, resource: dict, template: dict, nodes: dict[str, int], pool: str, region: str) -> None:
+    def root_volumes(self, resource: dict, template: dict, nodes: dict[str, int], pool: PoolKey, region: str) -> None:
         sizes = [m.get("ebs", {}).get("volumeSize", 0) for m in template["inputs"].get("blockDeviceMappings", [])]
         types = {m.get("ebs", {}).get("volumeType") for m in template["inputs"].get("blockDeviceMappings", [])}
         if not sizes:
@@ -268,12 +271,19 @@ class _Estimator:
         self.lines.append(Line(resource["urn"], f"{resource['name']}-volumes", "block storage",
                                f"{sum(sizes)} GB gp3 per node", {s: nodes[s] * per_node for s in SCALES}, pool=pool))
 
-    def power(self, pool: str, instance, nodes: dict[str, int]) -> None:
+    def power(self, pool: PoolKey, instance, nodes: dict[str, int]) -> None:
         watts = instance.accelerator.board_power_w
         if watts is None:
             self.power_unknown.add(instance.name)
             return
         self.power_nodes.append((pool, nodes, instance.accelerator.count * watts * HOST_POWER_FACTOR / 1000))
+
+
+def _pool_labels(pools: dict[PoolKey, Any]) -> dict[PoolKey, str]:
+    """A pool is named by its own name, or "cluster/pool" when the stack holds several clusters (pool names are
+    unique within a cluster only)."""
+    several = len({cluster for cluster, _ in pools}) > 1
+    return {(cluster, name): f"{cluster}/{name}" if several and cluster else name for cluster, name in pools}
 
 
 def _sum(dicts: list[dict[str, float]]) -> dict[str, float]:
@@ -286,11 +296,17 @@ def estimate(resources: list[dict[str, Any]], book: PriceBook | None = None) -> 
     estimator = _Estimator(resources, {book.cloud: book} if book else {})
     estimator.run()
     lines = estimator.lines
+    label = _pool_labels(estimator.pools)
+    by_pool: dict[PoolKey, list[dict[str, float]]] = {}
+    for line in lines:
+        if line.pool is not None:
+            by_pool.setdefault(line.pool, []).append(line.hourly)
+            line.pool = label[line.pool]
     pools: dict[str, dict[str, Any]] = {}
-    for pool, info in sorted(estimator.pools.items()):
-        hourly = _sum([line.hourly for line in lines if line.pool == pool])
+    for key, info in sorted(estimator.pools.items(), key=lambda item: label[item[0]]):
+        hourly = _sum(by_pool.get(key, []))
         gpus = info["gpus"]
-        pools[pool] = {
+        pools[label[key]] = {
             "resource": info["resource"],
             "hourly": _rounded(hourly),
             "monthly": _rounded({s: v * HOURS_PER_MONTH for s, v in hourly.items()}),

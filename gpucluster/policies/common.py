@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from pulumi_policy import (
@@ -34,12 +34,17 @@ def region_of(resource: ResourceValidationArgs | PolicyResource) -> str | None:
 def as_graph(resources: list[PolicyResource]) -> Graph:
     """The stack's resources in the shape of the preview JSON, links included, for the one reader of links
     (gpucluster.graph) and the one cost model. The policy SDK hands each stack policy its own copy of the
-    resources, so the graph (and the estimate below) is kept while the resources stay equal to it."""
+    resources, so the graph (and the estimate below) is kept while the resources stay the same: the same
+    property objects (when the harness shares decoding), else equal in content."""
+    identity = [r.props for r in resources]
+    if len(identity) == len(_cache.get("identity", ())) and all(a is b for a, b in zip(identity, _cache["identity"])):
+        return _cache["graph"]
     resources_as_dicts = _as_dicts(resources)
     if _cache.get("dicts") != resources_as_dicts:
         _cache.clear()
         _cache["dicts"] = resources_as_dicts
         _cache["graph"] = Graph(resources_as_dicts)
+    _cache["identity"] = identity  # kept alive with the cache, so no id can be reused while it is
     return _cache["graph"]
 
 
@@ -77,21 +82,27 @@ def _as_dicts(resources: list[PolicyResource]) -> list[dict[str, Any]]:
 
 _UNKNOWNS = {proxy.UNKNOWN_STRING_VALUE, proxy.UNKNOWN_NUMBER_VALUE, proxy.UNKNOWN_BOOLEAN_VALUE,
              proxy.UNKNOWN_ARRAY_VALUE, proxy.UNKNOWN_OBJECT_VALUE, proxy.UNKNOWN_ASSET_VALUE, proxy.UNKNOWN_ARCHIVE_VALUE}
+# The SDK's proxy classes, taken from what its public function returns rather than by their private names.
+_DICT_PROXY = type(proxy.unknown_checking_proxy({}))
+_LIST_PROXY = type(proxy.unknown_checking_proxy({"list": []})["list"])
 
 
 def _plain(value: Any) -> Any:
-    """Unwrap the unknown-checking proxy without tripping it: unknowns become '<computed>', as in the preview JSON."""
-    if isinstance(value, (Mapping, Sequence)) and not isinstance(value, str):
-        try:
-            target = value["__target"]
-        except (KeyError, IndexError, TypeError):
-            target = value
-        if isinstance(target, Mapping):
-            return {k: _plain(v) for k, v in target.items()}
-        return [_plain(v) for v in target]
-    if isinstance(value, float) and value.is_integer():
+    """Unwrap the unknown-checking proxy without tripping it: unknowns become '<computed>', as in the preview JSON.
+    Exact type checks: this runs over every property of every resource."""
+    kind = type(value)
+    if kind is _DICT_PROXY or kind is _LIST_PROXY:
+        value = value["__target"]
+        kind = type(value)
+    if kind is dict:
+        return {k: _plain(v) for k, v in value.items()}
+    if kind is list:
+        return [_plain(v) for v in value]
+    if kind is float and value.is_integer():
         return int(value)  # the wire has only doubles; the program sent an int
-    return "<computed>" if isinstance(value, str) and value in _UNKNOWNS else value
+    if kind is str and value in _UNKNOWNS:
+        return "<computed>"
+    return value
 
 
 def is_set(props: Mapping[str, Any], key: str) -> bool:

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 
-def render_policies(violations) -> str:
+def render_policies(violations, waivers=()) -> str:
+    """Findings, then every waiver: a policy the config runs below its pack's own level is shown, never silent."""
+    lines = []
+    if waivers:
+        lines += [f"Waivers: {len(waivers)} polic{'y runs' if len(waivers) == 1 else 'ies run'} below the pack's own level"]
+        lines += [f"  [waiver] {w}" for w in waivers]
+        lines.append("")
     if not violations:
-        return "Policies: every policy of the cost, sovereignty and security packs passed"
+        passed = "every enabled policy" if waivers else "every policy"
+        return "\n".join([*lines, f"Policies: {passed} of the cost, sovereignty and security packs passed"])
     mandatory = sum(v.enforcement == "mandatory" for v in violations)
-    lines = [f"Policy violations: {mandatory} mandatory, {len(violations) - mandatory} advisory"]
+    lines.append(f"Policy violations: {mandatory} mandatory, {len(violations) - mandatory} advisory")
     for v in sorted(violations, key=lambda v: (v.enforcement != "mandatory", v.pack, v.policy)):
         where = v.resource.rsplit("::", 1)[-1] if v.resource else "stack"
         message = v.message.replace("\n", " - ")

@@ -3,15 +3,192 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
+from yaml.constructor import ConstructorError, SafeConstructor
+
+from ..problems import clip, clip_quoted, path_of, quote
+
+MAX_FILE_BYTES = 8 * 1024 * 1024
+"""The largest project or stack file read. Real ones are a few KB; with MAX_NODES this bounds parsing to
+seconds, and a mistaken 5 MB value still reaches validation, which names its field."""
+
+MAX_NODES = 100_000
+"""The most YAML nodes a file may stand for once its aliases are followed. A "billion laughs" file nests
+aliases of aliases so that 1 KB expands to gigabytes; it is refused before anything is expanded."""
 
 
 class StackFileError(Exception):
     """A project or stack file is missing or malformed (a usage error: exit 2)."""
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML as the Pulumi CLI reads it (Go's yaml.v3 decoding into interface{}, not YAML 1.1): booleans are
+    only true/false in three spellings, so yes/no/on/off stay strings, and timestamps stay the string as
+    written. Decimal, 0x, 0o, 0b and 0-prefixed octal integers, and floats such as 1e3, are numbers."""
+
+    yaml_implicit_resolvers: dict = {}  # filled below; SafeLoader's YAML 1.1 set is not inherited
+    composed = 0
+    # Bytes and sets have no JSON form for the engine: without a constructor they are a YAML error at their line.
+    yaml_constructors = {
+        tag: construct
+        for tag, construct in SafeConstructor.yaml_constructors.items()
+        if tag not in ("tag:yaml.org,2002:binary", "tag:yaml.org,2002:set")
+    }
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        # Counted as they are composed, so that a file of a million small values stops early, not after a long
+        # parse; an alias counts once here (its expansion is counted by _expanded_size).
+        self.composed += 1
+        if self.composed > MAX_NODES:
+            raise _too_many(self.name, self.peek_event().start_mark)
+        return super().compose_node(parent, index)
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        # A scalar its constructor cannot read (`!!int abc`, `!!bool maybe`), or an integer past 64 bits (the
+        # CLI's limit, and past 4300 digits Python cannot print it), is a YAML error at its line, not a crash.
+        try:
+            value = super().construct_object(node, deep)
+            if type(value) is int and not -(2**63) <= value < 2**63:
+                raise ValueError
+        except (ValueError, KeyError):
+            raise ConstructorError(None, None, f"cannot read {quote(node.value)} as {node.tag}", node.start_mark) from None
+        return value
+
+
+for _tag, _pattern, _first in [
+    ("bool", r"true|True|TRUE|false|False|FALSE", "tTfF"),
+    ("null", r"~|null|Null|NULL|", ["~", "n", "N", ""]),
+    ("int", r"[-+]?(?:0b[01][01_]*|0o?[0-7][0-7_]*|0x[0-9a-fA-F][0-9a-fA-F_]*|[1-9][0-9_]*|0)", "-+0123456789"),
+    ("float", r"[-+]?(?:\.[0-9][0-9_]*|[0-9][0-9_]*(?:\.[0-9_]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)",
+     "-+.0123456789"),
+    ("merge", r"<<", "<"),
+]:
+    _Loader.add_implicit_resolver(f"tag:yaml.org,2002:{_tag}", re.compile(f"^(?:{_pattern})$"), list(_first))
+# An explicitly tagged `!!timestamp` too: a datetime has no JSON form, and the spec parses the string.
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", SafeConstructor.construct_yaml_str)
+
+_MERGE = "tag:yaml.org,2002:merge"
+
+
+def _too_many(file: str, mark: yaml.Mark) -> StackFileError:
+    return StackFileError(
+        f"{file}:{mark.line + 1}: more than {MAX_NODES} YAML nodes once its aliases are expanded; refused "
+        "before expanding them (a stack file has a few hundred)"
+    )
+
+
+@dataclass
+class _Doc:
+    """A parsed YAML file, with the line of every key and list item (by location: ("config", "aws:region"))."""
+
+    file: str
+    data: Any
+    lines: dict[tuple[str | int, ...], int]
+    warnings: list[str]
+
+    def at(self, *loc: str | int) -> str:
+        """'file:line' of what is at `loc`; the file alone when it is not written there."""
+        line = self.lines.get(loc)
+        return f"{self.file}:{line}" if line else self.file
+
+
+def _shown(path: Path) -> str:
+    """A path as messages show it: relative to the working directory when under it, as editors link them."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _kind(value: Any) -> str:
+    return {dict: "a mapping", list: "a list"}.get(type(value), quote(value))
+
+
+def _expanded_size(node: yaml.Node, file: str, sizes: dict[int, int | None]) -> int:
+    """How many nodes `node` stands for once aliases are followed, counted over the composed graph, where an
+    alias is a reference to its anchor's node, each node once (memoised): nothing is expanded."""
+    if isinstance(node, yaml.ScalarNode):
+        return 1
+    if id(node) in sizes:
+        if sizes[id(node)] is None:  # met again while counting its own children
+            raise StackFileError(f"{file}:{node.start_mark.line + 1}: this value contains itself (an alias to its own anchor)")
+        return sizes[id(node)]
+    sizes[id(node)] = None
+    size = 1
+    children = [n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode) else node.value
+    for child in children:
+        size += _expanded_size(child, file, sizes)
+    if size > MAX_NODES:
+        raise _too_many(file, node.start_mark)
+    sizes[id(node)] = size
+    return size
+
+
+def _walk(node: yaml.Node, loc: tuple[str | int, ...], doc: _Doc, checked: set[int]) -> None:
+    """Record the line of every key and list item under `loc`, and warn of keys a mapping repeats."""
+    if isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            doc.lines[(*loc, i)] = item.start_mark.line + 1
+            _walk(item, (*loc, i), doc, checked)
+    elif isinstance(node, yaml.MappingNode):
+        first: dict[str, int] = {}
+        for key, value in node.value:
+            if key.tag == _MERGE:  # `<<: *base` (or a list of them) brings in the anchored mapping's keys
+                for merged in value.value if isinstance(value, yaml.SequenceNode) else [value]:
+                    _walk(merged, loc, doc, checked)
+                continue
+            if not isinstance(key, yaml.ScalarNode):
+                continue  # a list or mapping as a key: construction refuses it
+            line = key.start_mark.line + 1
+            if key.value in first and id(node) not in checked:  # an aliased mapping warns once
+                doc.warnings.append(f"{doc.file}:{line}: key {quote(key.value)} repeats line {first[key.value]}; the last one wins")
+            first.setdefault(key.value, line)
+            doc.lines[(*loc, key.value)] = line
+            _walk(value, (*loc, key.value), doc, checked)
+        checked.add(id(node))
+
+
+def _read_yaml(path: Path) -> _Doc:
+    file = _shown(path)
+    try:
+        with path.open("rb") as stream:
+            text = stream.read(MAX_FILE_BYTES + 1)
+    except FileNotFoundError:
+        raise StackFileError(f"{file}: no such file") from None
+    except OSError as exc:
+        raise StackFileError(f"{file}: cannot read it: {exc.strerror}") from None
+    if len(text) > MAX_FILE_BYTES:
+        raise StackFileError(f"{file}: larger than {MAX_FILE_BYTES // 2**20} MiB; refused (a stack file is a few KB)")
+    doc = _Doc(file, None, {}, [])
+    try:
+        loader = _Loader(text)
+        loader.name = file  # YAML errors name the file
+        root = loader.get_single_node()  # composed, not constructed: aliases are still references
+        if root is not None:
+            _expanded_size(root, file, {})
+            doc.lines[()] = root.start_mark.line + 1
+            _walk(root, (), doc, set())
+            doc.data = loader.construct_document(root)
+    except yaml.YAMLError as exc:
+        raise StackFileError(f"{file}: not valid YAML: {clip_quoted(str(exc))}") from None
+    except RecursionError:  # the composer recurses once per level of nesting
+        raise StackFileError(f"{file}:{loader.get_mark().line + 1}: nested too deeply") from None
+    return doc
+
+
+def _section(doc: _Doc, raw: dict, key: str) -> dict:
+    """The mapping under the top-level `key` (empty when absent or null); anything else is refused."""
+    value = raw.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise StackFileError(f"{doc.at(key)}: '{key}' must be a mapping of key: value, not {_kind(value)}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -21,21 +198,13 @@ class Project:
     main: Path
     stack_config_dir: Path
     defaults: dict[str, Any]
+    warnings: tuple[str, ...] = ()
 
     def stack_file(self, stack: str) -> Path:
         return self.stack_config_dir / f"Pulumi.{stack}.yaml"
 
     def stacks(self) -> list[str]:
         return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in self.stack_config_dir.glob("Pulumi.*.yaml"))
-
-
-def _read_yaml(path: Path) -> Any:
-    try:
-        return yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise StackFileError(f"{path}: no such file") from None
-    except yaml.YAMLError as exc:
-        raise StackFileError(f"{path}: not valid YAML: {exc}") from None
 
 
 def find_project(start: Path) -> Project:
@@ -47,14 +216,20 @@ def find_project(start: Path) -> Project:
 
 
 def load_project(root: Path) -> Project:
-    raw = _read_yaml(root / "Pulumi.yaml")
-    if not isinstance(raw, dict) or "name" not in raw:
-        raise StackFileError(f"{root / 'Pulumi.yaml'}: needs at least a 'name'")
+    doc = _read_yaml(root / "Pulumi.yaml")
+    raw = doc.data
+    if not isinstance(raw, dict):
+        raise StackFileError(f"{doc.at()}: expected a mapping of project settings, not {_kind(raw)}")
+    if "name" not in raw:
+        raise StackFileError(f"{doc.at()}: needs at least a 'name'")
+    for key in ("name", "main", "stackConfigDir"):
+        if key in raw and not isinstance(raw[key], str):
+            raise StackFileError(f"{doc.at(key)}: '{key}' must be a string, not {_kind(raw[key])}")
     defaults = {}
-    for key, decl in (raw.get("config") or {}).items():
+    for key, decl in _section(doc, raw, "config").items():
         value = decl.get("value", decl.get("default")) if isinstance(decl, dict) else decl
         if value is not None:
-            defaults[key] = value
+            defaults[str(key)] = value
     main = root / raw.get("main", "")
     return Project(
         root=root,
@@ -62,6 +237,7 @@ def load_project(root: Path) -> Project:
         main=main if main.is_file() else main / "__main__.py",
         stack_config_dir=root / raw.get("stackConfigDir", "."),
         defaults=defaults,
+        warnings=tuple(doc.warnings),
     )
 
 
@@ -78,20 +254,47 @@ def _engine_string(value: Any) -> str:
     return json.dumps(value)
 
 
-def stack_config(project: Project, stack: str) -> dict[str, str]:
+@dataclass(frozen=True)
+class StackConfig:
+    """A stack's config as the engine hands it to the program, and where each key is written."""
+
+    file: str
+    values: dict[str, str]
+    lines: dict[tuple[str, str], int]  # (config key, path inside its value such as "pools[1].size", or "") -> line
+    warnings: list[str]  # repeated keys, in this file and in Pulumi.yaml
+
+    def at(self, key: str, path: str = "") -> str:
+        """'file:line' where `key` (or `path` inside its value) is written; the file alone when not found."""
+        line = self.lines.get((key, path))
+        return f"{self.file}:{line}" if line else self.file
+
+
+def read_stack(project: Project, stack: str) -> StackConfig:
     path = project.stack_file(stack)
     if not path.is_file():
         known = ", ".join(project.stacks()) or "none"
         raise StackFileError(f"no stack '{stack}': {path} does not exist (stacks here: {known})")
-    raw = _read_yaml(path) or {}
+    doc = _read_yaml(path)
+    raw = {} if doc.data is None else doc.data
     if not isinstance(raw, dict):
-        raise StackFileError(f"{path}: expected a mapping with a 'config' key")
+        raise StackFileError(f"{doc.at()}: expected a mapping with a 'config' key, not {_kind(raw)}")
     merged = {_namespaced(project.name, k): v for k, v in project.defaults.items()}
-    for key, value in (raw.get("config") or {}).items():
+    for key, value in _section(doc, raw, "config").items():
         if isinstance(value, dict) and set(value) == {"secure"}:
             raise StackFileError(
-                f"{path}: {key} is a secret; the offline preview cannot decrypt it. "
+                f"{doc.at('config', str(key))}: {clip(str(key))} is a secret; the offline preview cannot decrypt it. "
                 "Use a plain value in a preview stack, or run the Pulumi CLI"
             )
-        merged[_namespaced(project.name, key)] = value
-    return {key: _engine_string(value) for key, value in merged.items()}
+        merged[_namespaced(project.name, str(key))] = value
+    lines = {
+        (_namespaced(project.name, loc[1]), path_of(loc[2:]) if loc[2:] else ""): line
+        for loc, line in doc.lines.items()
+        if loc[:1] == ("config",) and len(loc) > 1
+    }
+    values = {key: _engine_string(value) for key, value in merged.items()}
+    return StackConfig(doc.file, values, lines, [*project.warnings, *doc.warnings])
+
+
+def stack_config(project: Project, stack: str) -> dict[str, str]:
+    """The engine's flat config map of `stack` (see `read_stack` for where each key is written)."""
+    return read_stack(project, stack).values
