@@ -64,6 +64,7 @@ def main() -> None:
                 "instanceType": plan.instance.name,
                 "zones": list(plan.zones),
                 "min": plan.pool.size.min,
+                "rollout": "rolling" if plan.rolling else "manual",
                 "max": plan.pool.size.max,
                 "gpusPerNode": plan.gpus_per_node,
                 "efaInterfacesPerNode": efa_device_count(plan.interfaces),
@@ -77,6 +78,7 @@ def main() -> None:
     if cluster.storage:
         pulumi.export("storage", _storage_outputs(spec, cluster))
     _export_gpus(plans)
+    announce_rollouts(plans)
 
 
 def _capacity_outputs(plan: PoolPlan, cluster: AwsGpuCluster) -> dict:
@@ -126,13 +128,27 @@ def gcp_main(spec: ClusterSpec) -> None:
                 "nics": [f"{nic.network}{'-' + str(nic.subnet) if nic.network == 'rdma' else ''}:{nic.nic_type}" for nic in plan.nics],
                 "capacity": list(plan.pool.capacity.sources),
                 "compactPlacement": plan.placement_group,
+                "rollout": "rolling" if plan.rolling else "manual",
                 "instanceGroup": cluster.groups[plan.pool.name].instance_group,
             }
             for plan in plans
         },
     )
     _export_gpus(plans)
+    announce_rollouts(plans)
     pulumi.export("storage", {"datasetBucket": cluster.storage.dataset_bucket, "checkpointBucket": cluster.storage.checkpoint_bucket})
+
+
+def announce_rollouts(plans: list[PoolPlan]) -> None:
+    """Say in the preview which pools keep running nodes on an old image or template: a change is silent otherwise."""
+    for plan in plans:
+        pool = plan.pool
+        if plan.rolling:
+            pulumi.log.info(f"pool '{pool.name}': rollout rolling: a changed image or template replaces running nodes "
+                            f"in batches, keeping {pool.rollout.min_healthy_percent}% in service")
+        else:
+            pulumi.log.info(f"pool '{pool.name}': rollout manual: a changed image or template reaches new nodes only; "
+                            "running nodes keep the old one until they are replaced (rollout.strategy: rolling changes that)")
 
 
 def _export_gpus(plans: list[PoolPlan]) -> None:

@@ -8,6 +8,8 @@ parent component's name; the program names the cluster component after the spec 
 
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass
 
 # Pulumi names a resource that is given no name "<logical name>-" plus 7 random characters; x stands for them.
@@ -93,8 +95,24 @@ def compact_policy(group: str) -> str:
     return f"{group}-compact"
 
 
-def service_account_id(cluster: str) -> str:
-    return f"{cluster}-nodes"[:30].rstrip("-")  # cut to GCP's 30 characters rather than refuse
+def stack_key(project: str, stack: str, cluster: str) -> str:
+    """What makes a cluster's fixed physical names unique: two stacks may use one cluster name."""
+    return f"{project}/{stack}/{cluster}"
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+def service_account_id(cluster: str, key: str) -> str:
+    """The cluster's start and a digest of its stack key: at most 30 characters (GCP's limit) and unique per
+    project, stack and cluster, as a fixed id must be."""
+    return f"{cluster[:21].rstrip('-')}-{_digest(key)}"
+
+
+def kms_alias(key: str) -> str:
+    """The storage key's alias, per project, stack and cluster (KMS allows letters, digits, '/', '_' and '-')."""
+    return "alias/gpucluster/" + re.sub(r"[^A-Za-z0-9/_-]", "-", key)
 
 
 def vpc(network: str, role: str) -> str:
@@ -234,7 +252,7 @@ def cluster_names(cloud: str, cluster: str) -> list[tuple[Limit, str]]:
     net, store, host = network(cluster), storage(cluster), vpc(network(cluster), "host-2")
     return [(GCE_NETWORK, host), (GCE_SUBNETWORK, host), (GCE_FIREWALL, vpc_firewall(host)), (GCE_ROUTER, router(net)),
             (GCE_ROUTER_NAT, router_nat(net)), (GCE_ADDRESS, service_access_range(store)),
-            (SERVICE_ACCOUNT, service_account_id(cluster)), (KMS_KEY_RING, key_ring(store)), (KMS_CRYPTO_KEY, crypto_key(store)),
+            (SERVICE_ACCOUNT, service_account_id(cluster, stack_key('project', 'stack', cluster))), (KMS_KEY_RING, key_ring(store)), (KMS_CRYPTO_KEY, crypto_key(store)),
             (GCS_BUCKET, bucket(store, "checkpoints")), (LUSTRE_INSTANCE, lustre_instance_id(store))]
 
 

@@ -56,6 +56,13 @@ def wants_placement_group(pool: Pool, instance: InstanceType) -> bool:
     return pool.placement == "cluster"
 
 
+def rolling(pool: Pool) -> bool:
+    """Whether changes roll through running nodes: by choice, else only for inference (replacing a training node
+    kills the job running on it)."""
+    strategy = pool.rollout.strategy or ("rolling" if pool.purpose == "inference" else "manual")
+    return strategy == "rolling"
+
+
 @dataclass(frozen=True)
 class PoolPlan:
     pool: Pool
@@ -66,6 +73,7 @@ class PoolPlan:
     placement_group: bool
     interfaces: tuple[AwsInterface, ...]
     nics: tuple[GcpNic, ...] = ()
+    rolling: bool = False  # changes replace running nodes in batches; else they reach new nodes only
 
     @property
     def capacity(self) -> CapacityPlan:
@@ -90,6 +98,7 @@ def plan_pool(spec: ClusterSpec, pool: Pool) -> PoolPlan:
         placement_group=wants_placement_group(pool, instance),
         interfaces=aws_interfaces(instance, fabric) if spec.cloud == "aws" else (),
         nics=gcp_nics(instance, fabric) if spec.cloud == "gcp" else (),
+        rolling=rolling(pool),
     )
 
 

@@ -163,6 +163,24 @@ class Checkpoint(_Model):
     )
 
 
+class Rollout(_Model):
+    """How a changed image or template reaches nodes that are already running."""
+
+    strategy: Literal["manual", "rolling"] | None = Field(
+        default=None,
+        description="manual: new nodes get the change, running nodes keep theirs until they are replaced (a rolling "
+        "replace kills a running training job); rolling: replace running nodes in batches (AWS instance refresh, GCP "
+        "proactive update). Default: manual for training and dev pools, rolling for inference",
+    )
+    min_healthy_percent: int = Field(
+        default=90, ge=0, le=100, description="rolling: the share of the pool kept in service while nodes are replaced"
+    )
+    warmup_seconds: int = Field(
+        default=300, ge=0, le=3600,
+        description="rolling, AWS: how long a new node runs before it counts as ready (compute v1 has no such setting)",
+    )
+
+
 class Pool(_Model):
     """One group of identical nodes."""
 
@@ -188,6 +206,7 @@ class Pool(_Model):
         default=None, description="AMI id or resolve:ssm: path; default: the Deep Learning AMI for the accelerator"
     )
     checkpoint: Checkpoint = Checkpoint()
+    rollout: Rollout = Rollout()
 
     @field_validator("fabric", mode="before")
     @classmethod
@@ -211,6 +230,12 @@ class SharedFileSystem(_Model):
     throughput_gbps: float | None = Field(default=None, gt=0, le=2000, description="Aggregate target")
     min_capacity_gib: int = Field(default=1200, ge=1200)
     mount: Annotated[str, StringConstraints(pattern=r"^/[A-Za-z0-9._/-]*$")] = "/fsx"
+    export_datasets: bool = Field(
+        default=False,
+        description="AWS: write new, changed and deleted files under <mount>/datasets back to the datasets bucket. "
+        "Off by default, so the link only imports: with it on, an `rm -r` on any node deletes the objects in S3 "
+        "(the bucket's versioning then keeps them for 7 days)",
+    )
 
     @model_validator(mode="after")
     def _one_target(self) -> SharedFileSystem:

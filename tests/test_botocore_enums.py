@@ -81,6 +81,7 @@ CHECKS = [
      lambda: documented_values("autoscaling", "InstancesDistribution", "SpotAllocationStrategy")),
     (ASG, "capacityReservationSpecification.capacityReservationPreference",
      lambda: enum("autoscaling", "CapacityReservationPreference")),
+    (ASG, "instanceRefresh.strategy", lambda: enum("autoscaling", "RefreshStrategy")),
     (ASG, "initialLifecycleHooks[].lifecycleTransition",
      lambda: documented_values("autoscaling", "LifecycleHookSpecification", "LifecycleTransition")),
     (ASG, "initialLifecycleHooks[].defaultResult",
@@ -126,8 +127,9 @@ def _graphs():
     )))
     graphs.append(preview_spec(spec_with(
         pools=[pool(capacity={"type": "reservation", "reservationId": "cr-0123456789abcdef0"})],
-        storage={"shared": {"throughputGbps": 3}, "buckets": {}},
+        storage={"shared": {"throughputGbps": 3, "exportDatasets": True}, "buckets": {}},  # the opt-in export too
     )))
+    graphs.append(preview_spec(spec_with(pools=[pool(purpose="inference")])))  # rolling: an instance refresh
     return graphs
 
 

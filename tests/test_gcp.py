@@ -205,13 +205,15 @@ def documented(api: str, path: list[str], pattern: str) -> set[str]:
 def emitted():
     graphs = [preview_stack("gcp-a3-mega-spot"), preview_stack("gcp-a3-ultra-eu"),
               preview_gcp(with_pool(capacity={"type": "flex-start"})),
-              preview_gcp(with_pool(capacity={"type": "reservation", "reservationName": "r"}))]
+              preview_gcp(with_pool(capacity={"type": "reservation", "reservationName": "r"})),
+              preview_gcp(with_pool(purpose="inference"))]  # a proactive (rolling) update policy
     return [r for g in graphs for r in g.resources]
 
 
 def test_compute_values_are_in_the_discovery_document():
     resources = emitted()
     templates = [r.inputs for r in resources if r.type == TEMPLATE]
+    groups = [r.inputs for r in resources if r.type == "gcp:compute/instanceGroupManager:InstanceGroupManager"]
     checks = {
         ("Scheduling", "provisioningModel"): {t["scheduling"]["provisioningModel"] for t in templates},
         ("Scheduling", "instanceTerminationAction"): {t["scheduling"].get("instanceTerminationAction") for t in templates} - {None},
@@ -220,10 +222,13 @@ def test_compute_values_are_in_the_discovery_document():
         ("ReservationAffinity", "consumeReservationType"): {t["reservationAffinity"]["type"] for t in templates},
         ("ResourcePolicyGroupPlacementPolicy", "collocation"):
             {r.inputs["groupPlacementPolicy"]["collocation"] for r in resources if r.type == "gcp:compute/resourcePolicy:ResourcePolicy"},
+        **{("InstanceGroupManagerUpdatePolicy", prop): {g["updatePolicy"][key] for g in groups if key in g["updatePolicy"]}
+           for prop, key in (("type", "type"), ("minimalAction", "minimalAction"), ("replacementMethod", "replacementMethod"))},
     }
     for (schema, prop), values in checks.items():
         assert values and values <= compute_enum(schema, prop), (schema, prop, values)
     assert {"SPOT", "FLEX_START", "STANDARD"} <= checks[("Scheduling", "provisioningModel")]
+    assert checks[("InstanceGroupManagerUpdatePolicy", "type")] == {"OPPORTUNISTIC", "PROACTIVE"}
 
 
 def test_storage_values_are_in_the_discovery_document():

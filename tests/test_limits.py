@@ -171,6 +171,9 @@ def test_names_validation_computes_are_those_the_preview_emits(full):
     for limit, names in predicted.items():
         emitted = [r.inputs[limit.prop] for r in result.resources if r.type == limit.type]
         for name in names:
+            if limit is naming.SERVICE_ACCOUNT:  # ends in a digest of the project and stack, which a spec does not hold
+                assert [(len(e), e.rsplit("-", 1)[0]) for e in emitted] == [(len(name), name.rsplit("-", 1)[0])]
+                continue
             assert (autoname(limit.type, name) if limit.autonamed else name) in emitted, (limit.label, name, emitted)
         assert max(map(len, emitted)) == max(len(limit.physical(name)) for name in names), limit.label
     binding = naming.pool_budget(spec.cloud, spot=spec.cloud == "aws")[1]

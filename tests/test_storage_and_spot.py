@@ -122,8 +122,11 @@ def test_buckets_are_locked_down(spot):
     for policy in of_type(spot, "aws:s3/bucketPolicy:BucketPolicy"):
         statement = json.loads(policy.inputs["policy"])["Statement"][0]
         assert statement["Effect"] == "Deny" and statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    # Both buckets are versioned, each through a versioning resource linked to it (not merely named like it).
+    buckets = {b.urn: b.inputs["bucket"] for b in of_type(spot, BUCKET)}
     versioned = of_type(spot, "aws:s3/bucketVersioning:BucketVersioning")
-    assert [v.name for v in versioned] == ["t-storage-checkpoints"]
+    assert {buckets[v.dependencies["bucket"][0]] for v in versioned} == set(buckets.values())
+    assert all(v.inputs["versioningConfiguration"]["status"] == "Enabled" for v in versioned)
     classes = {
         r.name: [t["storageClass"] for rule in r.inputs["rules"] for t in rule.get("transitions", [])]
         for r in of_type(spot, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
@@ -133,10 +136,31 @@ def test_buckets_are_locked_down(spot):
 
 
 def test_node_role_has_no_wildcard_actions(spot):
-    policy = json.loads(one(spot, "aws:iam/rolePolicy:RolePolicy").inputs["policy"])
-    actions = [a for s in policy["Statement"] for a in s["Action"]]
+    policies = [json.loads(p.inputs["policy"]) for p in of_type(spot, "aws:iam/rolePolicy:RolePolicy")]
+    actions = [a for policy in policies for s in policy["Statement"] for a in s["Action"]]
     assert actions and not [a for a in actions if "*" in a]
     assert one(spot, LT).inputs["iamInstanceProfile"]["arn"].startswith("arn:aws:iam::123456789012:instance-profile/")
+
+
+def test_nodes_may_finish_lifecycle_actions_of_their_own_groups_only(spot):
+    """By the groups' ARNs: a tag condition would also admit another stack's groups of a cluster with the same name."""
+    (lifecycle,) = [p for p in of_type(spot, "aws:iam/rolePolicy:RolePolicy") if "lifecycle" in p.name]
+    (statement,) = json.loads(lifecycle.inputs["policy"])["Statement"]
+    group = one(spot, ASG).inputs["name"]
+    assert statement["Resource"] == [f"arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:*:autoScalingGroupName/{group}"]
+    assert "Condition" not in statement
+
+
+def test_fixed_physical_names_are_unique_per_stack():
+    """Two stacks (or projects) with one cluster name must not share a KMS alias or a GCP service account id."""
+    from gpucluster.preview.engine import run_program
+
+    from .helpers import PROJECT
+
+    config = {"aws:region": "us-east-1", "gpucluster:cluster": json.dumps(SPOT)}
+    aliases = {stack: one(run_program(str(PROJECT.main), PROJECT.name, stack, config), "aws:kms/alias:Alias").inputs["name"]
+               for stack in ("dev", "prod")}
+    assert aliases == {"dev": "alias/gpucluster/gpucluster/dev/t", "prod": "alias/gpucluster/gpucluster/prod/t"}
 
 
 def test_plain_cluster_creates_no_storage():
@@ -173,3 +197,33 @@ def test_reservation_of_another_type_or_zone_is_refused(reservation, message):
 def test_offline_reservation_details_stay_unknown_and_unchecked():
     result = preview_spec(RESERVED)
     assert len(result.reads) == 1 and result.reads[0].inputs == {"id": "cr-0123456789abcdef0"}
+
+
+def test_datasets_are_imported_not_exported_by_default(spot):
+    """A node must not be able to delete the dataset: the file system only imports unless asked to export, and
+    deleted dataset objects stay restorable as noncurrent versions for a week."""
+    link = one(spot, "aws:fsx/dataRepositoryAssociation:DataRepositoryAssociation")
+    assert set(link.inputs["s3"]) == {"autoImportPolicy"}
+    datasets = next(b for b in of_type(spot, BUCKET) if "datasets" in b.name)
+    lifecycle = next(r for r in of_type(spot, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
+                     if r.dependencies["bucket"] == [datasets.urn])
+    assert lifecycle.inputs["rules"][0]["noncurrentVersionExpiration"] == {"noncurrentDays": 7}
+
+
+def test_dataset_export_is_opt_in():
+    spec = spec_with(pools=SPOT["pools"], storage={"shared": {"throughputGbpsPerGpu": 0.5, "exportDatasets": True}})
+    link = one(preview_spec(spec), "aws:fsx/dataRepositoryAssociation:DataRepositoryAssociation")
+    assert link.inputs["s3"]["autoExportPolicy"]["events"] == ["NEW", "CHANGED", "DELETED"]
+
+
+def test_gcp_service_account_id_is_unique_per_stack():
+    from gpucluster.preview.engine import run_program
+
+    from .helpers import PROJECT
+    from .test_combinations import GCP_POOLS, GCP_SPEC
+
+    spec = {**GCP_SPEC, "storage": {}, "pools": [{**GCP_POOLS[0], "name": "small"}]}
+    config = {"gcp:region": "us-central1", "gcp:project": "p", "gpucluster:cluster": json.dumps(spec)}
+    ids = {stack: one(run_program(str(PROJECT.main), PROJECT.name, stack, config), "gcp:serviceaccount/account:Account").inputs["accountId"]
+           for stack in ("dev", "prod")}
+    assert ids["dev"] != ids["prod"] and all(i.startswith("t-") and 6 <= len(i) <= 30 for i in ids.values())

@@ -54,7 +54,6 @@ class AwsGpuCluster(pulumi.ComponentResource):
         identity = NodeIdentity(
             naming.identity(name),
             NodeIdentityArgs(
-                cluster=spec.name,
                 tags=self._tags,
                 kms_alias=self.storage.kms_alias if self.storage else None,
                 dataset_bucket=self.storage.dataset_bucket if self.storage else None,
@@ -63,6 +62,9 @@ class AwsGpuCluster(pulumi.ComponentResource):
             opts=self._child,
         )
         self.groups = {plan.pool.name: self._group(plan, identity) for plan in plans}
+        hooked = [g.auto_scaling_group_name for g in self.groups.values() if isinstance(g, SpotTrainingPool)]
+        if hooked:  # only spot pools hold a termination hook for their nodes to complete
+            identity.allow_lifecycle_actions(hooked)
         self.register_outputs(
             {
                 "vpcId": self.network.vpc_id,
@@ -82,6 +84,8 @@ class AwsGpuCluster(pulumi.ComponentResource):
                 vpc_id=self.network.vpc_id,
                 nodes_security_group_id=self.network.nodes_security_group_id,
                 lustre=lustre_plan(spec),
+                export_datasets=bool(spec.storage.shared and spec.storage.shared.export_datasets),
+                kms_alias=naming.kms_alias(naming.stack_key(pulumi.get_project(), pulumi.get_stack(), spec.name)),
                 lustre_subnet_id=self.network.private_subnet_ids[fabric_zone(spec)] if spec.storage.shared else None,
                 expected_tb=(
                     {"datasets": spec.storage.buckets.dataset_size_tb, "checkpoints": spec.storage.buckets.checkpoint_size_tb}
@@ -109,6 +113,7 @@ class AwsGpuCluster(pulumi.ComponentResource):
             desired_size=pool.size.desired_or_min,
             max_size=pool.size.max,
             capacity=pool.capacity,
+            rollout=pool.rollout if plan.rolling else None,
             image_id=pool.image_id or DEFAULT_IMAGES[plan.instance.accelerator.kind],
             root_volume_gb=pool.root_volume_gb,
             user_data=self._user_data(plan),

@@ -15,7 +15,6 @@ SSM_CORE = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"  # Session Man
 
 @dataclass
 class NodeIdentityArgs:
-    cluster: str
     tags: dict[str, str]
     kms_alias: str | None = None  # storage statements only when the cluster has storage
     dataset_bucket: pulumi.Input[str] | None = None
@@ -24,7 +23,7 @@ class NodeIdentityArgs:
 
 class NodeIdentity(pulumi.ComponentResource):
     """Role and instance profile: read datasets, write checkpoints, use the storage key, and complete the
-    lifecycle actions of this cluster's groups (matched by the group's `gpucluster:cluster` tag)."""
+    lifecycle actions of this stack's own groups (named in `allow_lifecycle_actions`, once they exist)."""
 
     instance_profile_arn: pulumi.Output[str]
     role_name: pulumi.Output[str]
@@ -43,35 +42,55 @@ class NodeIdentity(pulumi.ComponentResource):
             opts=child,
         )
         aws.iam.RolePolicyAttachment(f"{name}-ssm", role=role.name, policy_arn=SSM_CORE, opts=child)
+        if args.kms_alias:  # a cluster without storage has nothing more to grant here
+            self._storage_access(name, args, role)
+        self._name, self._role = name, role
+        profile = aws.iam.InstanceProfile(profile_name, role=role.name, tags={**args.tags, "Name": profile_name}, opts=child)
+        self.instance_profile_arn = profile.arn
+        self.role_name = role.name
+        self.register_outputs({"instanceProfileArn": self.instance_profile_arn, "roleName": self.role_name})
+
+    def _storage_access(self, name: str, args: NodeIdentityArgs, role: aws.iam.Role) -> None:
         aws.iam.RolePolicy(
             f"{name}-access",
             role=role.name,
             # From names, the partition and the key's alias, all known at preview, so policies can read it.
             policy=pulumi.Output.all(
                 aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self)).partition, args.dataset_bucket, args.checkpoint_bucket
-            ).apply(lambda values: _access_policy(args.cluster, args.kms_alias, *values)),
-            opts=child,
+            ).apply(lambda values: _access_policy(args.kms_alias, *values)),
+            opts=pulumi.ResourceOptions(parent=self),
         )
-        profile = aws.iam.InstanceProfile(profile_name, role=role.name, tags={**args.tags, "Name": profile_name}, opts=child)
-        self.instance_profile_arn = profile.arn
-        self.role_name = role.name
-        self.register_outputs({"instanceProfileArn": self.instance_profile_arn, "roleName": self.role_name})
+
+    def allow_lifecycle_actions(self, group_names: list[pulumi.Input[str]]) -> None:
+        """Let the nodes complete the termination lifecycle actions of these groups, and no others."""
+        invoke = pulumi.InvokeOutputOptions(parent=self)
+        aws.iam.RolePolicy(
+            f"{self._name}-lifecycle",
+            role=self._role.name,
+            policy=pulumi.Output.all(
+                aws.get_partition_output(opts=invoke).partition, aws.get_region_output(opts=invoke).region,
+                aws.get_caller_identity_output(opts=invoke).account_id, *group_names,
+            ).apply(lambda values: _lifecycle_policy(values[0], values[1], values[2], list(values[3:]))),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
 
 
-def _access_policy(cluster: str, key_alias: str | None, partition: str, datasets: str | None, checkpoints: str | None) -> str:
-    statements = [
+def _lifecycle_policy(partition: str, region: str, account: str, groups: list[str]) -> str:
+    # By ARN, not by a tag: another stack's groups carry the same tags when their cluster has the same name.
+    arns = [f"arn:{partition}:autoscaling:{region}:{account}:autoScalingGroup:*:autoScalingGroupName/{g}" for g in groups]
+    return json.dumps({"Version": "2012-10-17", "Statement": [
         {"Sid": "FinishOwnTermination", "Effect": "Allow",
-         "Action": ["autoscaling:CompleteLifecycleAction", "autoscaling:RecordLifecycleActionHeartbeat"],
-         "Resource": ["*"], "Condition": {"StringEquals": {"aws:ResourceTag/gpucluster:cluster": cluster}}},
+         "Action": ["autoscaling:CompleteLifecycleAction", "autoscaling:RecordLifecycleActionHeartbeat"], "Resource": arns}]})
+
+
+def _access_policy(key_alias: str, partition: str, datasets: str, checkpoints: str) -> str:
+    datasets, checkpoints = (f"arn:{partition}:s3:::{bucket}" for bucket in (datasets, checkpoints))
+    statements = [
+        {"Sid": "ListBuckets", "Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [datasets, checkpoints]},
+        {"Sid": "ReadDatasets", "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": [f"{datasets}/*"]},
+        {"Sid": "ReadWriteCheckpoints", "Effect": "Allow",
+         "Action": ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"], "Resource": [f"{checkpoints}/*"]},
+        {"Sid": "UseStorageKey", "Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": ["*"],
+         "Condition": {"ForAnyValue:StringEquals": {"kms:ResourceAliases": key_alias}}},
     ]
-    if key_alias:
-        datasets, checkpoints = (f"arn:{partition}:s3:::{bucket}" for bucket in (datasets, checkpoints))
-        statements += [
-            {"Sid": "ListBuckets", "Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [datasets, checkpoints]},
-            {"Sid": "ReadDatasets", "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": [f"{datasets}/*"]},
-            {"Sid": "ReadWriteCheckpoints", "Effect": "Allow",
-             "Action": ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"], "Resource": [f"{checkpoints}/*"]},
-            {"Sid": "UseStorageKey", "Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": ["*"],
-             "Condition": {"ForAnyValue:StringEquals": {"kms:ResourceAliases": key_alias}}},
-        ]
     return json.dumps({"Version": "2012-10-17", "Statement": statements})

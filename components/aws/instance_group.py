@@ -11,7 +11,7 @@ import pulumi_aws as aws
 from gpucluster import naming
 from gpucluster.capacity import SPOT_STRATEGY
 from gpucluster.fabric import AwsInterface
-from gpucluster.spec import Capacity
+from gpucluster.spec import Capacity, Rollout
 
 # Deep Learning AMIs by accelerator, as SSM public parameters: launch templates resolve these at launch,
 # so a group always boots the current image without an AMI lookup at deploy time.
@@ -50,6 +50,7 @@ class GpuInstanceGroupArgs:
     instance_profile_arn: pulumi.Input[str] | None = None
     lifecycle_hooks: list[LifecycleHook] = field(default_factory=list)
     tags: dict[str, str] = field(default_factory=dict)
+    rollout: Rollout | None = None  # rolling: an instance refresh replaces running nodes; None: new nodes only
 
 
 class GpuInstanceGroup(pulumi.ComponentResource):
@@ -111,7 +112,9 @@ class GpuInstanceGroup(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        launch = {"id": template.id, "version": "$Latest"}
+        # "$Latest" reaches new nodes only; an instance refresh starts when the version the group names changes.
+        version = template.latest_version.apply(str) if args.rollout else "$Latest"
+        launch = {"id": template.id, "version": version}
         group = aws.autoscaling.Group(
             naming.auto_scaling_group(name),
             min_size=args.min_size,
@@ -122,6 +125,11 @@ class GpuInstanceGroup(pulumi.ComponentResource):
             launch_template=None if mixed else launch,
             mixed_instances_policy=self._mixed(args, launch) if mixed else None,
             capacity_rebalance=plan.spot or None,
+            instance_refresh={
+                "strategy": "Rolling",
+                "preferences": {"min_healthy_percentage": args.rollout.min_healthy_percent,
+                                "instance_warmup": str(args.rollout.warmup_seconds), "skip_matching": True},
+            } if args.rollout else None,
             capacity_reservation_specification=self._reservation(args.capacity),
             initial_lifecycle_hooks=[
                 {"name": h.name, "lifecycle_transition": h.transition, "heartbeat_timeout": h.heartbeat_seconds,

@@ -23,6 +23,7 @@ DATASET_PATH = "/datasets"  # where the dataset bucket appears on the file syste
 class BucketLifecycle:
     checkpoint_archive_after_days: int = 30  # then Glacier Instant Retrieval
     noncurrent_expire_after_days: int = 30
+    dataset_noncurrent_days: int = 7  # a deleted or overwritten dataset object can be restored this long
     abort_multipart_after_days: int = 7
 
 
@@ -35,6 +36,8 @@ class TieredStorageArgs:
     lustre_subnet_id: pulumi.Input[str] | None = None  # the zone of the fabric pools, so traffic stays in-zone
     lifecycle: BucketLifecycle = field(default_factory=BucketLifecycle)
     expected_tb: dict[str, float] = field(default_factory=dict)  # "datasets"/"checkpoints" -> TB, for cost estimates
+    export_datasets: bool = False  # the file system writes changes (deletions too) back to the datasets bucket
+    kms_alias: str = ""  # unique per project, stack and cluster (naming.kms_alias); default: alias/<name>
 
 
 class TieredStorage(pulumi.ComponentResource):
@@ -67,12 +70,14 @@ class TieredStorage(pulumi.ComponentResource):
             opts=self._child,
         )
         self.kms_key_arn = key.arn
-        self.kms_alias = f"alias/{name}"
+        self.kms_alias = args.kms_alias or f"alias/{name}"
         aws.kms.Alias(f"{name}-key", name=self.kms_alias, target_key_id=key.key_id, opts=self._child)
         lifecycle = args.lifecycle
-        datasets = self._bucket(naming.bucket(name, "datasets"), key, versioned=False, rules=[
+        # Versioned, so that a deletion (from S3, or through the file system when it exports) can be undone.
+        datasets = self._bucket(naming.bucket(name, "datasets"), key, versioned=True, rules=[
             {"id": "intelligent-tiering", "status": "Enabled", "filter": {},
              "transitions": [{"days": 0, "storage_class": "INTELLIGENT_TIERING"}],
+             "noncurrent_version_expiration": {"noncurrent_days": lifecycle.dataset_noncurrent_days},
              "abort_incomplete_multipart_upload": {"days_after_initiation": lifecycle.abort_multipart_after_days}},
         ], expected_tb=args.expected_tb.get("datasets", 0))
         checkpoints = self._bucket(naming.bucket(name, "checkpoints"), key, versioned=True, rules=[
@@ -168,9 +173,11 @@ class TieredStorage(pulumi.ComponentResource):
             data_repository_path=datasets.bucket.apply(lambda bucket: f"s3://{bucket}/"),
             file_system_path=DATASET_PATH,
             batch_import_meta_data_on_create=True,
+            # Import only by default: FSx writes to S3 with its own role, around the nodes' read-only access, so an
+            # export would let any node delete the dataset.
             s3={
                 "auto_import_policy": {"events": ["NEW", "CHANGED", "DELETED"]},
-                "auto_export_policy": {"events": ["NEW", "CHANGED", "DELETED"]},
+                **({"auto_export_policy": {"events": ["NEW", "CHANGED", "DELETED"]}} if args.export_datasets else {}),
             },
             tags=self._tagged(f"{name}-datasets"),
             opts=self._child,

@@ -47,7 +47,8 @@ class GcpGpuCluster(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        account = gcp.serviceaccount.Account(f"{name}-nodes", account_id=naming.service_account_id(spec.name),
+        stack_key = naming.stack_key(pulumi.get_project(), pulumi.get_stack(), spec.name)
+        account = gcp.serviceaccount.Account(f"{name}-nodes", account_id=naming.service_account_id(spec.name, stack_key),
                                              display_name=f"gpucluster {spec.name} nodes", opts=child)
         self.storage = TieredStorage(
             naming.storage(name),
@@ -87,6 +88,7 @@ class GcpGpuCluster(pulumi.ComponentResource):
             GpuInstanceGroupArgs(
                 machine_type=plan.instance.name, zone=plan.zones[0], nics=plan.nics, subnets=self.network.subnets,
                 target_size=pool.size.desired_or_min, capacity=pool.capacity, kms_key=self.storage.kms_key,
+                rollout=pool.rollout if plan.rolling else None,
                 service_account=account.email,
                 labels={**labels, "gpucluster-pool": pool.name, "gpucluster-purpose": pool.purpose},
                 placement_policy=policy, boot_disk_gb=pool.root_volume_gb, startup_script=startup,

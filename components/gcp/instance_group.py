@@ -9,7 +9,7 @@ import pulumi_gcp as gcp
 
 from gpucluster import naming
 from gpucluster.fabric import GcpNic
-from gpucluster.spec import Capacity
+from gpucluster.spec import Capacity, Rollout
 
 # Ubuntu 22.04 with NVIDIA drivers, published by Canonical for accelerator VMs.
 DEFAULT_IMAGE = "projects/ubuntu-os-accelerator-images/global/images/family/ubuntu-accelerator-2204-amd64-with-nvidia-570"
@@ -31,6 +31,7 @@ class GpuInstanceGroupArgs:
     image: str = DEFAULT_IMAGE
     boot_disk_gb: int = 200
     startup_script: pulumi.Input[str] | None = None
+    rollout: Rollout | None = None  # rolling: a proactive update replaces running VMs; None: new VMs only
 
 
 class GpuInstanceGroup(pulumi.ComponentResource):
@@ -73,10 +74,21 @@ class GpuInstanceGroup(pulumi.ComponentResource):
             zone=args.zone,
             target_size=args.target_size,
             versions=[{"instance_template": template.self_link_unique, "name": "primary"}],
+            update_policy=self._update_policy(args),
             opts=child,
         )
         self.instance_group, self.template = group.name, template.self_link
         self.register_outputs({"instanceGroup": self.instance_group, "template": self.template})
+
+    @staticmethod
+    def _update_policy(args: GpuInstanceGroupArgs) -> dict:
+        """OPPORTUNISTIC: a new template reaches VMs the group creates from now on, never running ones (GCP's default,
+        PROACTIVE, would replace them). Rolling: proactive, without surge (GPU capacity is rarely there for it)."""
+        if args.rollout is None:
+            return {"type": "OPPORTUNISTIC", "minimal_action": "REPLACE"}
+        unavailable = max(1, args.target_size * (100 - args.rollout.min_healthy_percent) // 100)
+        return {"type": "PROACTIVE", "minimal_action": "REPLACE", "max_surge_fixed": 0,
+                "max_unavailable_fixed": unavailable, "replacement_method": "RECREATE"}
 
     @staticmethod
     def _scheduling(capacity: Capacity) -> dict:

@@ -259,6 +259,7 @@ def _run(main, project, stack, config, preview, on_register, existing) -> Previe
     monitor = RecordingMonitor(PreviewMocks(region, preview, existing, config.get("gcp:project", "")), on_register)
     logger = logging.getLogger(f"gpucluster.preview.{project}.{stack}")
     logger.propagate = False
+    logger.setLevel(logging.INFO)  # as the CLI shows them: info and above (the root logger would drop info)
     handler = _DiagnosticsHandler()
     logger.handlers[:] = [handler]
     configure(
