@@ -66,6 +66,10 @@ class Network(_Model):
     )
     public_subnet: Cidr | None = Field(default=None, description="Holds the NAT gateway; default: the last slice")
     nat: bool = Field(default=True, description="Outbound internet through a NAT gateway")
+    flow_log_retention_days: Literal[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
+                                     2557, 2922, 3288, 3653] = Field(
+        default=90, description="AWS: how long the VPC flow logs are kept in CloudWatch Logs (the values it accepts)"
+    )
 
     @field_validator("cidr")
     @classmethod

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from .helpers import BASE_SPEC, of_type, one, pool, preview_spec, spec_with
@@ -160,3 +162,17 @@ def test_no_nat_means_no_public_subnet():
     assert of_type(result, "aws:ec2/natGateway:NatGateway") == []
     assert of_type(result, "aws:ec2/internetGateway:InternetGateway") == []
     assert len(of_type(result, "aws:ec2/subnet:Subnet")) == 1
+
+
+def test_vpc_logs_its_flows_and_its_default_group_admits_nothing():
+    result = preview_spec(spec_with(network={"flowLogRetentionDays": 365}))
+    vpc = one(result, "aws:ec2/vpc:Vpc")
+    flow = one(result, "aws:ec2/flowLog:FlowLog")
+    group = one(result, "aws:cloudwatch/logGroup:LogGroup")
+    assert flow.dependencies["vpcId"] == [vpc.urn] and flow.dependencies["logDestination"] == [group.urn]
+    assert flow.inputs["trafficType"] == "ALL" and group.inputs["retentionInDays"] == 365
+    policy = json.loads(next(p for p in result.resources if p.type == "aws:iam/rolePolicy:RolePolicy" and "flows" in p.name).inputs["policy"])
+    assert policy["Statement"][0]["Resource"][0] == f"arn:aws:logs:us-east-1:123456789012:log-group:{group.inputs['name']}"
+    default = one(result, "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup")
+    assert default.dependencies["vpcId"] == [vpc.urn] and not default.inputs.get("ingress") and not default.inputs.get("egress")
+    assert one(result, "aws:ec2/launchTemplate:LaunchTemplate").inputs["monitoring"] == {"enabled": True}

@@ -34,7 +34,7 @@ def test_default_stack_by_hand():
     assert pool_cost["gpus"] == {"min": 128, "desired": 128, "max": 128}
     assert pool_cost["usdPerGpuHour"] == pytest.approx((16 * P5.on_demand + volumes / H) / 128, abs=1e-4)
     assert pool_cost["onDemandUsdPerGpuHour"] == pytest.approx(P5.on_demand / 8, abs=1e-4)
-    assert cost["unpriced"] == []
+    assert [u for u in cost["unpriced"] if not u["usageBilled"]] == []  # flow logs: billed by volume, listed
 
 
 def test_spot_stack_by_hand():
@@ -91,7 +91,7 @@ def test_unknown_types_are_listed_never_counted_as_zero():
     cost = estimate(resources)
     assert cost["lines"] == [] and cost["unpriced"] == [
         {"resource": "urn:x::aws:rds/instance:Instance::db", "type": "aws:rds/instance:Instance",
-         "reason": "the cost model has no price for aws:rds/instance:Instance"}]
+         "reason": "the cost model has no price for aws:rds/instance:Instance", "usageBilled": False}]
 
 
 def test_every_price_cites_a_listed_source():

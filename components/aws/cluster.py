@@ -45,6 +45,7 @@ class AwsGpuCluster(pulumi.ComponentResource):
                 region=spec.region,
                 addresses=address_plan(spec),
                 nat=spec.network.nat,
+                flow_log_retention_days=spec.network.flow_log_retention_days,
                 tags=self._tags,
                 placement_group_pools=[p.pool.name for p in plans if p.placement_group],
             ),

@@ -78,6 +78,8 @@ class GpuInstanceGroup(pulumi.ComponentResource):
             instance_type=None if mixed else args.instance_type,
             image_id=args.image_id,
             update_default_version=True,
+            # One-minute metrics: a few dollars a month per node, against tens of dollars an hour for the node itself.
+            monitoring={"enabled": True},
             network_interfaces=[self._interface(i, args) for i in args.interfaces],
             metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
                 http_endpoint="enabled",

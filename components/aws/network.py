@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 import pulumi
@@ -18,6 +19,7 @@ class ClusterNetworkArgs:
     nat: bool
     tags: dict[str, str]
     placement_group_pools: list[str] = field(default_factory=list)  # pools that get a cluster placement group
+    flow_log_retention_days: int = 90
 
 
 class ClusterNetwork(pulumi.ComponentResource):
@@ -48,6 +50,9 @@ class ClusterNetwork(pulumi.ComponentResource):
             tags=tags("vpc"),
             opts=child,
         )
+        # The VPC's default group, adopted with no rules: nothing should use it, and nothing it admits.
+        aws.ec2.DefaultSecurityGroup(f"{name}-default", vpc_id=vpc.id, tags=tags("default"), opts=child)
+        self._flow_logs(name, args, vpc, tags, child)
         private_routes = aws.ec2.RouteTable(f"{name}-private", vpc_id=vpc.id, tags=tags("private"), opts=child)
         self.private_subnet_ids = {}
         for zone, cidr in args.addresses.private.items():
@@ -120,6 +125,32 @@ class ClusterNetwork(pulumi.ComponentResource):
                 "placementGroups": self.placement_groups,
             }
         )
+
+    def _flow_logs(self, name, args, vpc, tags, child) -> None:
+        """Every flow (accepted and rejected) to a CloudWatch log group, delivered under a role that may write there only."""
+        group = aws.cloudwatch.LogGroup(f"{name}-flows", retention_in_days=args.flow_log_retention_days,
+                                        tags=tags("flows"), opts=child)
+        role = aws.iam.Role(
+            f"{name}-flows",
+            assume_role_policy=json.dumps({"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": "vpc-flow-logs.amazonaws.com"}, "Action": "sts:AssumeRole"}]}),
+            tags=tags("flows"), opts=child,
+        )
+        invoke = pulumi.InvokeOutputOptions(parent=self)
+        # The group's ARN from parts known at preview (its name is), so the policy packs can read the document.
+        arn = pulumi.Output.format("arn:{0}:logs:{1}:{2}:log-group:{3}", aws.get_partition_output(opts=invoke).partition,
+                                   aws.get_region_output(opts=invoke).region,
+                                   aws.get_caller_identity_output(opts=invoke).account_id, group.name)
+        aws.iam.RolePolicy(
+            f"{name}-flows", role=role.name,
+            policy=arn.apply(lambda arn: json.dumps({"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Resource": [arn, f"{arn}:*"],
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogGroups", "logs:DescribeLogStreams"],
+            }]})),
+            opts=child,
+        )
+        aws.ec2.FlowLog(f"{name}-flows", vpc_id=vpc.id, traffic_type="ALL", log_destination_type="cloud-watch-logs",
+                        log_destination=group.arn, iam_role_arn=role.arn, tags=tags("flows"), opts=child)
 
     def _nat_egress(self, name, args, vpc, private_routes, tags, child) -> None:
         """One NAT gateway in a small public subnet: GPU nodes pull images and packages, never accept inbound."""

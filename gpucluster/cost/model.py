@@ -26,6 +26,8 @@ FREE = {
     "aws:ec2/internetGateway:InternetGateway",
     "aws:ec2/launchTemplate:LaunchTemplate",  # priced through the group that launches it
     "aws:ec2/placementGroup:PlacementGroup",
+    "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup",
+    "aws:ec2/flowLog:FlowLog",  # billed through the log group it writes to
     "aws:ec2/route:Route",
     "aws:ec2/routeTable:RouteTable",
     "aws:ec2/routeTableAssociation:RouteTableAssociation",
@@ -99,9 +101,10 @@ class Unpriced:
     resource: str
     type: str
     reason: str
+    usage_billed: bool = False  # billed by use (requests, GB ingested) that no preview can know, not a missing price
 
-    def as_dict(self) -> dict[str, str]:
-        return {"resource": self.resource, "type": self.type, "reason": self.reason}
+    def as_dict(self) -> dict[str, Any]:
+        return {"resource": self.resource, "type": self.type, "reason": self.reason, "usageBilled": self.usage_billed}
 
 
 def _rounded(values: dict[str, float]) -> dict[str, float]:
@@ -134,8 +137,8 @@ class _Estimator:
     def region(self, resource: dict) -> str:
         return self.graph.region(resource) or ""
 
-    def skip(self, resource: dict, reason: str) -> None:
-        self.unpriced.append(Unpriced(resource["urn"], resource["type"], reason))
+    def skip(self, resource: dict, reason: str, usage_billed: bool = False) -> None:
+        self.unpriced.append(Unpriced(resource["urn"], resource["type"], reason, usage_billed))
 
     def run(self) -> None:
         handlers = {
@@ -146,7 +149,9 @@ class _Estimator:
             "aws:ec2/eip:Eip": lambda r: self.hourly(r, "public_ipv4_hour", "public IPv4 address"),
             "aws:kms/key:Key": lambda r: self.hourly(r, "kms_key_month", "KMS key", "plus requests, not estimated", per_month=True),
             "aws:ec2/vpcEndpoint:VpcEndpoint": self.endpoint,
-            "aws:sqs/queue:Queue": lambda r: self.skip(r, "billed per request; no request volume to estimate from"),
+            "aws:sqs/queue:Queue": lambda r: self.skip(r, "billed per request; no request volume to estimate from", usage_billed=True),
+            "aws:cloudwatch/logGroup:LogGroup": lambda r: self.skip(
+                r, "billed per GB ingested and stored; no log volume to estimate from", usage_billed=True),
             "gcp:compute/instanceGroupManager:InstanceGroupManager": self.gcp_group,
         }
         for resource in self.graph.resources:

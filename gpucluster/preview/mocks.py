@@ -21,6 +21,7 @@ PROJECT_NUMBER = "123456789012"  # GCP
 AUTONAMED = {
     "aws:autoscaling/group:Group": "name",
     "aws:cloudwatch/eventRule:EventRule": "name",
+    "aws:cloudwatch/logGroup:LogGroup": "name",
     "aws:ec2/launchTemplate:LaunchTemplate": "name",
     "aws:ec2/placementGroup:PlacementGroup": "name",
     "aws:ec2/securityGroup:SecurityGroup": "name",
