@@ -262,6 +262,11 @@ class Storage(_Model):
     scratch: Scratch | None = None
     shared: SharedFileSystem | None = None
     buckets: Buckets | None = None
+    key_administrators: list[Annotated[str, StringConstraints(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]+$")]] = Field(
+        default_factory=list,
+        description="AWS: the IAM roles or users that administer the storage key (its policy names them); default: the "
+        "account root, so that IAM policies decide",
+    )
 
 
 TagValue = Annotated[str, StringConstraints(min_length=1, max_length=256)]

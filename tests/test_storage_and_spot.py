@@ -227,3 +227,23 @@ def test_gcp_service_account_id_is_unique_per_stack():
     ids = {stack: one(run_program(str(PROJECT.main), PROJECT.name, stack, config), "gcp:serviceaccount/account:Account").inputs["accountId"]
            for stack in ("dev", "prod")}
     assert ids["dev"] != ids["prod"] and all(i.startswith("t-") and 6 <= len(i) <= 30 for i in ids.values())
+
+
+def test_storage_key_has_an_explicit_policy(spot):
+    """Known at preview (built from names), so scanners and the packs can read it; the node role uses the key only
+    through S3 and FSx, and administrators manage it without using it."""
+    policy = json.loads(one(spot, "aws:kms/key:Key").inputs["policy"])
+    by_sid = {s["Sid"]: s for s in policy["Statement"]}
+    assert by_sid["Administer"]["Principal"] == {"AWS": ["arn:aws:iam::123456789012:root"]}
+    assert not {"kms:Decrypt", "kms:Encrypt"} & set(by_sid["Administer"]["Action"])
+    role = next(r for r in of_type(spot, "aws:iam/role:Role") if r.name.endswith("nodes-role"))
+    assert by_sid["NodesUseThroughStorage"]["Principal"] == {"AWS": [f"arn:aws:iam::123456789012:role/{role.inputs['name']}"]}
+    assert by_sid["NodesUseThroughStorage"]["Condition"]["StringEquals"]["kms:ViaService"] == [
+        "s3.us-east-1.amazonaws.com", "fsx.us-east-1.amazonaws.com"]
+
+
+def test_named_key_administrators_replace_the_account_root():
+    admin = "arn:aws:iam::123456789012:role/platform-admins"
+    spec = spec_with(pools=SPOT["pools"], storage={"buckets": {}, "keyAdministrators": [admin]})
+    policy = json.loads(one(preview_spec(spec), "aws:kms/key:Key").inputs["policy"])
+    assert next(s for s in policy["Statement"] if s["Sid"] == "Administer")["Principal"] == {"AWS": [admin]}

@@ -51,17 +51,10 @@ class AwsGpuCluster(pulumi.ComponentResource):
             ),
             opts=self._child,
         )
-        self.storage = self._storage(plans)
-        identity = NodeIdentity(
-            naming.identity(name),
-            NodeIdentityArgs(
-                tags=self._tags,
-                kms_alias=self.storage.kms_alias if self.storage else None,
-                dataset_bucket=self.storage.dataset_bucket if self.storage else None,
-                checkpoint_bucket=self.storage.checkpoint_bucket if self.storage else None,
-            ),
-            opts=self._child,
-        )
+        identity = NodeIdentity(naming.identity(name), NodeIdentityArgs(tags=self._tags), opts=self._child)
+        self.storage = self._storage(plans, identity)
+        if self.storage:
+            identity.allow_storage_access(self.storage.kms_alias, self.storage.dataset_bucket, self.storage.checkpoint_bucket)
         self.groups = {plan.pool.name: self._group(plan, identity) for plan in plans}
         hooked = [g.auto_scaling_group_name for g in self.groups.values() if isinstance(g, SpotTrainingPool)]
         if hooked:  # only spot pools hold a termination hook for their nodes to complete
@@ -73,7 +66,7 @@ class AwsGpuCluster(pulumi.ComponentResource):
             }
         )
 
-    def _storage(self, plans: list[PoolPlan]) -> TieredStorage | None:
+    def _storage(self, plans: list[PoolPlan], identity: NodeIdentity) -> TieredStorage | None:
         spec = self._spec
         checkpoints_to_s3 = any(p.capacity.spot and p.pool.checkpoint.to == "s3" for p in plans)
         if not (spec.storage.buckets or spec.storage.shared or checkpoints_to_s3):
@@ -87,6 +80,8 @@ class AwsGpuCluster(pulumi.ComponentResource):
                 lustre=lustre_plan(spec),
                 export_datasets=bool(spec.storage.shared and spec.storage.shared.export_datasets),
                 kms_alias=naming.kms_alias(naming.stack_key(pulumi.get_project(), pulumi.get_stack(), spec.name)),
+                key_users=[identity.role_arn],
+                key_administrators=list(spec.storage.key_administrators),
                 lustre_subnet_id=self.network.private_subnet_ids[fabric_zone(spec)] if spec.storage.shared else None,
                 expected_tb=(
                     {"datasets": spec.storage.buckets.dataset_size_tb, "checkpoints": spec.storage.buckets.checkpoint_size_tb}

@@ -16,17 +16,16 @@ SSM_CORE = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"  # Session Man
 @dataclass
 class NodeIdentityArgs:
     tags: dict[str, str]
-    kms_alias: str | None = None  # storage statements only when the cluster has storage
-    dataset_bucket: pulumi.Input[str] | None = None
-    checkpoint_bucket: pulumi.Input[str] | None = None
 
 
 class NodeIdentity(pulumi.ComponentResource):
-    """Role and instance profile: read datasets, write checkpoints, use the storage key, and complete the
-    lifecycle actions of this stack's own groups (named in `allow_lifecycle_actions`, once they exist)."""
+    """Role and instance profile, made before what they are granted: the storage key's policy names the role.
+    `allow_storage_access` then grants reading datasets, writing checkpoints and using the key;
+    `allow_lifecycle_actions` completing the lifecycle actions of this stack's own groups."""
 
     instance_profile_arn: pulumi.Output[str]
     role_name: pulumi.Output[str]
+    role_arn: pulumi.Output[str]  # from the partition, account and name: known at preview, unlike the role's `arn`
 
     def __init__(self, name: str, args: NodeIdentityArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("gpucluster:aws:NodeIdentity", name, None, opts)
@@ -42,22 +41,24 @@ class NodeIdentity(pulumi.ComponentResource):
             opts=child,
         )
         aws.iam.RolePolicyAttachment(f"{name}-ssm", role=role.name, policy_arn=SSM_CORE, opts=child)
-        if args.kms_alias:  # a cluster without storage has nothing more to grant here
-            self._storage_access(name, args, role)
         self._name, self._role = name, role
         profile = aws.iam.InstanceProfile(profile_name, role=role.name, tags={**args.tags, "Name": profile_name}, opts=child)
+        invoke = pulumi.InvokeOutputOptions(parent=self)
+        self.role_arn = pulumi.Output.format("arn:{0}:iam::{1}:role/{2}", aws.get_partition_output(opts=invoke).partition,
+                                             aws.get_caller_identity_output(opts=invoke).account_id, role.name)
         self.instance_profile_arn = profile.arn
         self.role_name = role.name
-        self.register_outputs({"instanceProfileArn": self.instance_profile_arn, "roleName": self.role_name})
+        self.register_outputs({"instanceProfileArn": self.instance_profile_arn, "roleName": self.role_name, "roleArn": self.role_arn})
 
-    def _storage_access(self, name: str, args: NodeIdentityArgs, role: aws.iam.Role) -> None:
+    def allow_storage_access(self, kms_alias: str, dataset_bucket: pulumi.Input[str], checkpoint_bucket: pulumi.Input[str]) -> None:
+        """Read the datasets, read and write checkpoints, and use the storage key (by its alias)."""
         aws.iam.RolePolicy(
-            f"{name}-access",
-            role=role.name,
+            f"{self._name}-access",
+            role=self._role.name,
             # From names, the partition and the key's alias, all known at preview, so policies can read it.
             policy=pulumi.Output.all(
-                aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self)).partition, args.dataset_bucket, args.checkpoint_bucket
-            ).apply(lambda values: _access_policy(args.kms_alias, *values)),
+                aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self)).partition, dataset_bucket, checkpoint_bucket
+            ).apply(lambda values: _access_policy(kms_alias, *values)),
             opts=pulumi.ResourceOptions(parent=self),
         )
 

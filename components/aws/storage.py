@@ -38,6 +38,8 @@ class TieredStorageArgs:
     expected_tb: dict[str, float] = field(default_factory=dict)  # "datasets"/"checkpoints" -> TB, for cost estimates
     export_datasets: bool = False  # the file system writes changes (deletions too) back to the datasets bucket
     kms_alias: str = ""  # unique per project, stack and cluster (naming.kms_alias); default: alias/<name>
+    key_users: list[pulumi.Input[str]] = field(default_factory=list)  # role ARNs that use the key through S3 and FSx
+    key_administrators: list[str] = field(default_factory=list)  # IAM ARNs; none: the account root (IAM decides)
 
 
 class TieredStorage(pulumi.ComponentResource):
@@ -66,6 +68,7 @@ class TieredStorage(pulumi.ComponentResource):
             description=f"{name}: datasets, checkpoints and the shared file system",
             enable_key_rotation=True,
             deletion_window_in_days=30,
+            policy=self._key_policy(args),
             tags=self._tagged(f"{name}-key"),
             opts=self._child,
         )
@@ -101,6 +104,15 @@ class TieredStorage(pulumi.ComponentResource):
                 "fileSystemMountName": self.file_system_mount_name,
             }
         )
+
+    def _key_policy(self, args: TieredStorageArgs) -> pulumi.Output[str]:
+        """An explicit policy rather than the default one: the administrators manage the key; the account's
+        principals (IAM deciding which), and by name the key users, use it only through S3 and FSx."""
+        invoke = pulumi.InvokeOutputOptions(parent=self)
+        return pulumi.Output.all(
+            aws.get_partition_output(opts=invoke).partition, aws.get_region_output(opts=invoke).region,
+            aws.get_caller_identity_output(opts=invoke).account_id, *args.key_users,
+        ).apply(lambda values: _key_policy(*values[:3], users=list(values[3:]), administrators=args.key_administrators))
 
     def _tagged(self, resource_name: str) -> dict[str, str]:
         return {**self._tags, "Name": resource_name}
@@ -185,6 +197,33 @@ class TieredStorage(pulumi.ComponentResource):
         self.file_system_id = file_system.id
         self.file_system_dns_name = file_system.dns_name
         self.file_system_mount_name = file_system.mount_name
+
+
+# The key administrators' actions: managing the key, never using it (AWS KMS Developer Guide, "Default key
+# policy", the statement "Allows key administrators to administer the KMS key").
+KEY_ADMIN_ACTIONS = [
+    "kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*", "kms:Revoke*",
+    "kms:Disable*", "kms:Get*", "kms:Delete*", "kms:TagResource", "kms:UntagResource", "kms:ScheduleKeyDeletion",
+    "kms:CancelKeyDeletion", "kms:RotateKeyOnDemand",
+]
+KEY_USE_ACTIONS = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey", "kms:CreateGrant"]
+
+
+def _key_policy(partition: str, region: str, account: str, users: list[str], administrators: list[str]) -> str:
+    root = f"arn:{partition}:iam::{account}:root"
+    through_storage = {"StringEquals": {"kms:CallerAccount": account,
+                                        "kms:ViaService": [f"s3.{region}.amazonaws.com", f"fsx.{region}.amazonaws.com"]}}
+    statements = [
+        {"Sid": "Administer", "Effect": "Allow", "Principal": {"AWS": administrators or [root]},
+         "Action": KEY_ADMIN_ACTIONS, "Resource": "*"},
+        # FSx and the deployer create grants and encrypt through the services; IAM policies decide which principals.
+        {"Sid": "AccountUsesThroughStorage", "Effect": "Allow", "Principal": {"AWS": [root]},
+         "Action": KEY_USE_ACTIONS, "Resource": "*", "Condition": through_storage},
+    ]
+    if users:
+        statements.append({"Sid": "NodesUseThroughStorage", "Effect": "Allow", "Principal": {"AWS": users},
+                           "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": "*", "Condition": through_storage})
+    return json.dumps({"Version": "2012-10-17", "Statement": statements})
 
 
 def _tls_only_policy(bucket_arn: str) -> str:
