@@ -156,6 +156,14 @@ def test_customer_managed_keys(full):
     assert "AWS-owned key" in of(results(aws_owned), "customer-managed-keys")[0].message
     no_key = mutated(full, "aws:fsx/lustreFileSystem:LustreFileSystem", "lustre", lambda inputs: inputs.pop("kmsKeyId"))
     assert of(results(no_key), "customer-managed-keys")[0].resource.endswith("::t-storage-lustre")
+    # The access-log bucket may use S3's keys because a BucketLogging targets it (a link), not because of its name.
+    assert of(results(full), "customer-managed-keys") == []
+    unlinked = copy.deepcopy(full)
+    for reg in unlinked.resources:
+        if reg.type == "aws:s3/bucketLogging:BucketLogging":
+            reg.dependencies.pop("targetBucket")
+    flagged = of(results(unlinked), "customer-managed-keys")
+    assert [v.resource.rsplit("::", 1)[1] for v in flagged] == ["t-storage-logs"]
 
 
 def test_public_bucket_fails_naming_it(full):

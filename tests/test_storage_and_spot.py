@@ -116,13 +116,15 @@ def test_lustre_ports_open_to_the_cluster_only(spot):
 def test_buckets_are_locked_down(spot):
     for access in of_type(spot, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"):
         assert all(access.inputs[k] is True for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"))
+    logs = next(b for b in of_type(spot, BUCKET) if b.name.endswith("-logs"))
     for encryption in of_type(spot, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"):
-        rule = encryption.inputs["rules"][0]
-        assert rule["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "aws:kms" and rule["bucketKeyEnabled"] is True
+        rule = encryption.inputs["rules"][0]["applyServerSideEncryptionByDefault"]
+        # S3 delivers access logs only under its own keys; the data buckets use the cluster's key.
+        assert rule["sseAlgorithm"] == ("AES256" if encryption.dependencies["bucket"] == [logs.urn] else "aws:kms")
     for policy in of_type(spot, "aws:s3/bucketPolicy:BucketPolicy"):
         statement = json.loads(policy.inputs["policy"])["Statement"][0]
         assert statement["Effect"] == "Deny" and statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
-    # Both buckets are versioned, each through a versioning resource linked to it (not merely named like it).
+    # Every bucket is versioned, each through a versioning resource linked to it (not merely named like it).
     buckets = {b.urn: b.inputs["bucket"] for b in of_type(spot, BUCKET)}
     versioned = of_type(spot, "aws:s3/bucketVersioning:BucketVersioning")
     assert {buckets[v.dependencies["bucket"][0]] for v in versioned} == set(buckets.values())
@@ -131,7 +133,7 @@ def test_buckets_are_locked_down(spot):
         r.name: [t["storageClass"] for rule in r.inputs["rules"] for t in rule.get("transitions", [])]
         for r in of_type(spot, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
     }
-    assert classes == {"t-storage-datasets": ["INTELLIGENT_TIERING"], "t-storage-checkpoints": ["GLACIER_IR"]}
+    assert classes == {"t-storage-datasets": ["INTELLIGENT_TIERING"], "t-storage-checkpoints": ["GLACIER_IR"], "t-storage-logs": []}
     assert one(spot, "aws:kms/key:Key").inputs["enableKeyRotation"] is True
 
 
@@ -247,3 +249,15 @@ def test_named_key_administrators_replace_the_account_root():
     spec = spec_with(pools=SPOT["pools"], storage={"buckets": {}, "keyAdministrators": [admin]})
     policy = json.loads(one(preview_spec(spec), "aws:kms/key:Key").inputs["policy"])
     assert next(s for s in policy["Statement"] if s["Sid"] == "Administer")["Principal"] == {"AWS": [admin]}
+
+
+def test_data_buckets_log_access_to_a_bucket_only_s3_logging_may_write(spot):
+    logs = next(b for b in of_type(spot, BUCKET) if b.name.endswith("-logs"))
+    data = [b for b in of_type(spot, BUCKET) if b is not logs]
+    logging = of_type(spot, "aws:s3/bucketLogging:BucketLogging")
+    assert sorted(l.dependencies["bucket"][0] for l in logging) == sorted(b.urn for b in data)
+    assert all(l.dependencies["targetBucket"] == [logs.urn] for l in logging)
+    policy = next(p for p in of_type(spot, "aws:s3/bucketPolicy:BucketPolicy") if p.dependencies["bucket"] == [logs.urn])
+    grant = json.loads(policy.inputs["policy"])["Statement"][1]
+    assert grant["Principal"] == {"Service": "logging.s3.amazonaws.com"} and grant["Action"] == "s3:PutObject"
+    assert sorted(grant["Condition"]["ArnLike"]["aws:SourceArn"]) == sorted(f"arn:aws:s3:::{b.inputs['bucket']}" for b in data)

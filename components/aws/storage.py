@@ -24,6 +24,7 @@ class BucketLifecycle:
     checkpoint_archive_after_days: int = 30  # then Glacier Instant Retrieval
     noncurrent_expire_after_days: int = 30
     dataset_noncurrent_days: int = 7  # a deleted or overwritten dataset object can be restored this long
+    access_log_days: int = 365  # server access logs: a year, a common audit retention
     abort_multipart_after_days: int = 7
 
 
@@ -90,6 +91,7 @@ class TieredStorage(pulumi.ComponentResource):
              "abort_incomplete_multipart_upload": {"days_after_initiation": lifecycle.abort_multipart_after_days}},
         ], expected_tb=args.expected_tb.get("checkpoints", 0))
         self.dataset_bucket, self.checkpoint_bucket = datasets.bucket, checkpoints.bucket
+        self._access_logs(name, {"datasets": datasets, "checkpoints": checkpoints}, lifecycle)
 
         self.file_system_id = self.file_system_dns_name = self.file_system_mount_name = None
         if args.lustre:
@@ -144,6 +146,32 @@ class TieredStorage(pulumi.ComponentResource):
             aws.s3.BucketVersioning(name, bucket=bucket.id, versioning_configuration={"status": "Enabled"}, opts=depends)
         aws.s3.BucketLifecycleConfiguration(name, bucket=bucket.id, rules=rules, opts=depends)
         return bucket
+
+    def _access_logs(self, name: str, buckets: dict[str, aws.s3.Bucket], lifecycle: BucketLifecycle) -> None:
+        """Server access logs of the data buckets, into a bucket of their own: locked down like the others, but
+        encrypted with S3's keys, the only ones S3 delivers access logs under (S3 User Guide, "Enabling Amazon S3
+        server access logging": SSE-KMS is not supported for the destination bucket)."""
+        logs_name = naming.bucket(name, "logs")
+        logs = aws.s3.Bucket(logs_name, force_destroy=False, tags=self._tagged(logs_name), opts=self._child)
+        after = pulumi.ResourceOptions(parent=self, depends_on=[logs])
+        aws.s3.BucketPublicAccessBlock(logs_name, bucket=logs.id, block_public_acls=True, block_public_policy=True,
+                                       ignore_public_acls=True, restrict_public_buckets=True, opts=after)
+        aws.s3.BucketOwnershipControls(logs_name, bucket=logs.id, rule={"object_ownership": "BucketOwnerEnforced"}, opts=after)
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            logs_name, bucket=logs.id, rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}], opts=after)
+        invoke = pulumi.InvokeOutputOptions(parent=self)
+        sources = [b.bucket for b in buckets.values()]
+        policy = pulumi.Output.all(aws.get_partition_output(opts=invoke).partition,
+                                   aws.get_caller_identity_output(opts=invoke).account_id, logs.bucket, *sources).apply(
+            lambda v: _log_bucket_policy(v[0], v[1], v[2], list(v[3:])))
+        aws.s3.BucketPolicy(logs_name, bucket=logs.id, policy=policy, opts=after)
+        aws.s3.BucketVersioning(logs_name, bucket=logs.id, versioning_configuration={"status": "Enabled"}, opts=after)
+        aws.s3.BucketLifecycleConfiguration(logs_name, bucket=logs.id, opts=after, rules=[
+            {"id": "expire-logs", "status": "Enabled", "filter": {}, "expiration": {"days": lifecycle.access_log_days},
+             "noncurrent_version_expiration": {"noncurrent_days": 1}}])
+        for role, bucket in buckets.items():
+            aws.s3.BucketLogging(naming.bucket(name, role), bucket=bucket.id, target_bucket=logs.id,
+                                 target_prefix=bucket.bucket.apply(lambda b: f"{b}/"), opts=self._child)
 
     def _lustre(self, name: str, args: TieredStorageArgs, key: aws.kms.Key, datasets: aws.s3.Bucket) -> None:
         lustre = naming.lustre(name)
@@ -224,6 +252,18 @@ def _key_policy(partition: str, region: str, account: str, users: list[str], adm
         statements.append({"Sid": "NodesUseThroughStorage", "Effect": "Allow", "Principal": {"AWS": users},
                            "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": "*", "Condition": through_storage})
     return json.dumps({"Version": "2012-10-17", "Statement": statements})
+
+
+def _log_bucket_policy(partition: str, account: str, logs: str, sources: list[str]) -> str:
+    """TLS only, and the S3 logging service may write the given buckets' logs, for this account only."""
+    document = json.loads(_tls_only_policy(f"arn:{partition}:s3:::{logs}"))
+    document["Statement"].append({
+        "Sid": "S3ServerAccessLogs", "Effect": "Allow", "Principal": {"Service": "logging.s3.amazonaws.com"},
+        "Action": "s3:PutObject", "Resource": f"arn:{partition}:s3:::{logs}/*",
+        "Condition": {"ArnLike": {"aws:SourceArn": [f"arn:{partition}:s3:::{s}" for s in sources]},
+                      "StringEquals": {"aws:SourceAccount": account}},
+    })
+    return json.dumps(document)
 
 
 def _tls_only_policy(bucket_arn: str) -> str:

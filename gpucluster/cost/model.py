@@ -41,6 +41,7 @@ FREE = {
     "aws:iam/rolePolicy:RolePolicy",
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+    "aws:s3/bucketLogging:BucketLogging",  # the logs cost what their bucket stores
     "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
     "aws:s3/bucketPolicy:BucketPolicy",
     "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
@@ -191,6 +192,8 @@ class _Estimator:
 
     def bucket(self, resource: dict) -> None:
         size = (tags_of(resource["inputs"]) or {}).get(EXPECTED_SIZE_TAG)
+        if size is None and self.graph.referrers(resource, "aws:s3/bucketLogging:BucketLogging", "targetBucket"):
+            return self.skip(resource, "holds access logs, billed by their volume; no log volume to estimate from", usage_billed=True)
         if size is None:
             return self.skip(resource, f"no expected size (tag {EXPECTED_SIZE_TAG}); S3 is billed by what is stored")
         lifecycles = self.graph.referrers(resource, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "bucket")

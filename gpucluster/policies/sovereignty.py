@@ -62,32 +62,44 @@ data_stays_home = declare(
     name="no-data-copies-elsewhere",
     description="No replication or data repository link to storage outside the stack.",
     validate=_data_stays_home,
-        severity=Severity.HIGH,
+    severity=Severity.HIGH,
     remediation="Link file systems only to the stack's own buckets; remove cross-location replication.",
 )
 
 
-def _customer_keys(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    props, kind = args.props, args.resource_type
-    if kind == "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration":
-        for rule in props.get("rules") or []:
-            default = rule.get("applyServerSideEncryptionByDefault") or {}
-            # The key's ARN is unknown until it exists; that one is set is what matters here.
-            if default.get("sseAlgorithm") not in ("aws:kms", "aws:kms:dsse") or not is_set(default, "kmsMasterKeyId"):
-                report("encrypts with an AWS-owned key; give it a customer-managed KMS key")
-    elif kind in ("aws:fsx/lustreFileSystem:LustreFileSystem", "aws:efs/fileSystem:FileSystem") and not is_set(props, "kmsKeyId"):
-        report("has no customer-managed kmsKeyId")
-    elif kind == "gcp:lustre/instance:Instance" and not is_set(props, "kmsKey"):
-        report("has no customer-managed kmsKey")
-    elif kind == GCS_BUCKET and not is_set(props.get("encryption") or {}, "defaultKmsKeyName"):
-        report("has no customer-managed encryption key (encryption.defaultKmsKeyName)")
+SSE_CONFIG = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+LOGGING = "aws:s3/bucketLogging:BucketLogging"
+
+
+def _customer_keys(args: StackValidationArgs, report: ReportViolation) -> None:
+    """A stack policy, because one exception needs the links: S3 delivers server access logs only to buckets under
+    S3-managed keys, so a bucket that a BucketLogging targets may use them."""
+    graph = as_graph(args.resources)
+    for resource in graph.resources:
+        props, kind, urn = resource["inputs"], resource["type"], resource["urn"]
+        if kind == SSE_CONFIG:
+            bucket = graph.linked(resource, "bucket", type_=BUCKET)
+            if bucket and graph.referrers(bucket[0], LOGGING, "targetBucket"):
+                continue
+            for rule in props.get("rules") or []:
+                default = rule.get("applyServerSideEncryptionByDefault") or {}
+                # The key's ARN is unknown until it exists; that one is set is what matters here.
+                if default.get("sseAlgorithm") not in ("aws:kms", "aws:kms:dsse") or not is_set(default, "kmsMasterKeyId"):
+                    report("encrypts with an AWS-owned key; give it a customer-managed KMS key", urn)
+        elif kind in ("aws:fsx/lustreFileSystem:LustreFileSystem", "aws:efs/fileSystem:FileSystem") and not is_set(props, "kmsKeyId"):
+            report("has no customer-managed kmsKeyId", urn)
+        elif kind == "gcp:lustre/instance:Instance" and not is_set(props, "kmsKey"):
+            report("has no customer-managed kmsKey", urn)
+        elif kind == GCS_BUCKET and not is_set(props.get("encryption") or {}, "defaultKmsKeyName"):
+            report("has no customer-managed encryption key (encryption.defaultKmsKeyName)", urn)
 
 
 customer_keys = declare(
+    stack=True,
     name="customer-managed-keys",
-    description="Buckets and file systems are encrypted with customer-managed keys.",
+    description="Buckets and file systems are encrypted with customer-managed keys (S3 access-log buckets excepted: S3 allows them no other).",
     validate=_customer_keys,
-        severity=Severity.HIGH,
+    severity=Severity.HIGH,
     remediation="Create the storage through TieredStorage, which uses the cluster's KMS key.",
 )
 
@@ -112,7 +124,7 @@ nothing_public = declare(
     name="no-public-endpoints",
     description="No public IPs on nodes or subnets, and no publicly reachable buckets.",
     validate=_nothing_public,
-        severity=Severity.HIGH,
+    severity=Severity.HIGH,
     remediation="Keep nodes in private subnets (the components do); block all public access on buckets.",
 )
 
