@@ -16,6 +16,13 @@ def script(name: str) -> str:
     return resources.files("gpucluster.scripts").joinpath(name).read_text()
 
 
+def for_node(program: str) -> str:
+    """A script as the node gets it: without its comment lines (they are for readers of this repository, and the
+    user data has 16 KB). The scripts hold no multi-line string or here-document with such lines (a test checks)."""
+    first, *rest = program.splitlines()
+    return "\n".join([first, *(line for line in rest if not line.lstrip().startswith("#"))]) + "\n"
+
+
 @dataclass(frozen=True)
 class ScratchSetup:
     mount: str
@@ -73,7 +80,7 @@ def render(
     units: list[str] = []
 
     def add(name: str, program: str, program_path: str, env: dict, description: str, after: str, oneshot: bool) -> None:
-        parts.append(_install(name, program, "0755", program_path))
+        parts.append(_install(name, for_node(program), "0755", program_path))
         parts.append(_install(f"{name}-env", _env_file(env), "0644", f"/etc/gpucluster/{name}.env"))
         unit = _unit(name, description, program_path, after, oneshot)
         parts.append(_install(f"{name}-unit", unit, "0644", f"/etc/systemd/system/gpucluster-{name}.service"))

@@ -15,15 +15,32 @@ from pathlib import Path
 import pytest
 
 from gpucluster import catalog
-from gpucluster.userdata import EC2_USER_DATA_LIMIT, ScratchSetup, SharedMount, Watcher, render, script
+from gpucluster.userdata import EC2_USER_DATA_LIMIT, ScratchSetup, SharedMount, Watcher, for_node, render, script
 
 SCRIPTS = Path(__file__).resolve().parent.parent / "gpucluster" / "scripts"
 INSTANCE_STORE = "Amazon EC2 NVMe Instance Storage"
 EBS = "Amazon Elastic Block Store"
 
 
-def fake_machine(root: Path, instance_store_disks: int, mounted: bool = False, array: bool = False) -> dict:
-    """A sysfs with one EBS root disk and N instance-store disks, a /proc/mounts, and a /dev."""
+FAKE_MDADM = """#!/bin/bash
+# --examine DEV: our superblock on DEV?  --detail --scan: the assembled array, named as mdadm names it.
+case "$1" in
+  --examine) [[ -e "$FAKE_STATE/superblock/$(basename "$2")" ]] ;;
+  --detail) if [[ -e "$FAKE_STATE/assembled" ]]; then
+              echo "ARRAY $(cat "$FAKE_STATE/assembled") metadata=1.2 name=ip-10-0-0-1:scratch UUID=1:2:3:4"; fi ;;
+  *) exit 1 ;;
+esac
+"""
+FAKE_BLKID = """#!/bin/bash
+# blkid -o value -s LABEL DEV: the label of the filesystem on DEV, or exit 2 when it holds none.
+label="$FAKE_STATE/label/$(basename "${@: -1}")"
+if [[ -e $label ]]; then cat "$label"; else exit 2; fi
+"""
+
+
+def fake_machine(root: Path, instance_store_disks: int, mounted: bool = False) -> dict:
+    """A sysfs with one EBS root disk and N instance-store disks, a /proc/mounts, a /dev, and mdadm and blkid
+    that answer from files under state/ (see `formatted`)."""
     block = root / "sys" / "block"
     models = [EBS] + [INSTANCE_STORE] * instance_store_disks
     for index, model in enumerate(models):
@@ -32,44 +49,114 @@ def fake_machine(root: Path, instance_store_disks: int, mounted: bool = False, a
     mounts = root / "mounts"
     mounts.write_text("/dev/nvme0n1p1 / ext4 rw 0 0\n" + ("/dev/md127 /scratch xfs rw,noatime 0 0\n" if mounted else ""))
     (root / "dev" / "md").mkdir(parents=True)
-    if array:
-        (root / "dev" / "md" / "scratch").touch()
-    return {"SYSFS_ROOT": str(root / "sys"), "DEV_ROOT": str(root / "dev"), "PROC_MOUNTS": str(mounts)}
+    for sub in ("superblock", "label"):
+        (root / "state" / sub).mkdir(parents=True)
+    (root / "bin").mkdir()
+    for tool, text in (("mdadm", FAKE_MDADM), ("blkid", FAKE_BLKID)):
+        (root / "bin" / tool).write_text(text)
+        (root / "bin" / tool).chmod(0o755)
+    return {"SYSFS_ROOT": str(root / "sys"), "DEV_ROOT": str(root / "dev"), "PROC_MOUNTS": str(mounts),
+            "FAKE_STATE": str(root / "state"), "PATH": f"{root / 'bin'}:{os.environ['PATH']}"}
 
 
-def run_scratch(env: dict, expected: int | None = None) -> subprocess.CompletedProcess:
+def formatted(root: Path, disks: int, assembled_as: str | None = None) -> None:
+    """What the first boot leaves on the disks: our md superblock on each, and XFS labelled scratch on the array
+    (assembled by the kernel under `assembled_as`, or not assembled)."""
+    for i in range(1, disks + 1):
+        (root / "state" / "superblock" / f"nvme{i}n1").touch()
+    device = assembled_as or "scratch"
+    (root / "state" / "label" / Path(device).name).write_text("scratch\n")
+    if assembled_as:
+        (root / "state" / "assembled").write_text(str(root / "dev" / assembled_as.removeprefix("/dev/")))
+
+
+def run_scratch(env: dict, expected: int | None = None, check: bool = True) -> subprocess.CompletedProcess:
     env = {**os.environ, **env, "DRY_RUN": "1", "SCRATCH_MOUNT": "/scratch"}
     if expected is not None:
         env["EXPECTED_DISKS"] = str(expected)
-    return subprocess.run(["bash", SCRIPTS / "scratch-raid.sh"], env=env, capture_output=True, text=True, check=True)
+    return subprocess.run(["bash", SCRIPTS / "scratch-raid.sh"], env=env, capture_output=True, text=True, check=check)
 
 
-@pytest.mark.parametrize("entry", list(catalog.load("aws")), ids=lambda t: t.name)
-def test_scratch_stripes_every_local_disk_of_the_type(entry, tmp_path):
-    disks = entry.local_disks.count
-    out = run_scratch(fake_machine(tmp_path, disks), expected=disks).stdout
-    commands = [line[2:] for line in out.splitlines() if line.startswith("+ ")]
-    members = [f"{tmp_path}/dev/nvme{i}n1" for i in range(1, disks + 1)]
-    if disks > 1:
-        assert commands[0] == (
-            f"mdadm --create {tmp_path}/dev/md/scratch --level=0 --raid-devices={disks} --chunk=256 --run --force "
-            + " ".join(members)
-        )
-        device = f"{tmp_path}/dev/md/scratch"
-    else:
-        device = members[0]  # one disk needs no array
-    assert f"mkfs.xfs -f -L scratch {device}" in commands
-    assert commands[-2:] == [f"mount -o noatime,nodiratime {device} /scratch", "chmod 1777 /scratch"]
-    assert f"{tmp_path}/dev/nvme0n1" not in out, "the EBS root disk is never touched"
-    assert "warning" not in out
+def commands(run: subprocess.CompletedProcess) -> list[str]:
+    return [line[2:] for line in run.stdout.splitlines() if line.startswith("+ ")]
 
 
-def test_scratch_is_idempotent(tmp_path):
-    mounted = run_scratch(fake_machine(tmp_path / "a", 8, mounted=True)).stdout
-    assert "already mounted" in mounted and "+ " not in mounted
-    rebooted = run_scratch(fake_machine(tmp_path / "b", 8, array=True)).stdout
-    assert "present (reboot)" in rebooted and "mdadm --create" not in rebooted and "mkfs" not in rebooted
-    assert f"+ mount -o noatime,nodiratime {tmp_path}/b/dev/md/scratch /scratch" in rebooted
+def _members(root: Path, disks: int) -> list[str]:
+    """The instance-store disks in the order bash's glob lists them (nvme10n1 before nvme2n1)."""
+    return sorted(f"{root}/dev/nvme{i}n1" for i in range(1, disks + 1))
+
+
+# Every local-disk count of every catalog type, both clouds: one disk included.
+DISK_COUNTS = sorted({t.local_disks.count for cloud in ("aws", "gcp") for t in catalog.load(cloud) if t.local_disks.count})
+
+
+def test_the_catalog_has_single_disk_types():
+    assert 1 in DISK_COUNTS and max(DISK_COUNTS) > 1
+
+
+@pytest.mark.parametrize("disks", DISK_COUNTS)
+def test_first_boot_builds_formats_and_mounts_once(disks, tmp_path):
+    done = commands(run_scratch(fake_machine(tmp_path, disks), expected=disks))
+    members = " ".join(_members(tmp_path, disks))
+    array = f"{tmp_path}/dev/md/scratch"
+    assert done == [
+        f"mdadm --create {array} --level=0 --raid-devices={disks} --chunk=256 --run --force {members}",
+        f"mkfs.xfs -L scratch {array}",  # never forced
+        "mkdir -p /scratch", f"mount -o noatime,nodiratime {array} /scratch", "chmod 1777 /scratch",
+    ]
+
+
+@pytest.mark.parametrize("disks", DISK_COUNTS)
+@pytest.mark.parametrize("assembled_as", [None, "md127", "md/scratch"], ids=["not-assembled", "as-md127", "as-md-scratch"])
+def test_reboot_never_creates_or_formats(disks, assembled_as, tmp_path):
+    env = fake_machine(tmp_path, disks)
+    formatted(tmp_path, disks, assembled_as)
+    run = run_scratch(env, expected=disks)
+    done = commands(run)
+    assert not [c for c in done if c.startswith(("mkfs", "mdadm --create"))], done
+    device = f"{tmp_path}/dev/{assembled_as or 'md/scratch'}"
+    assert f"mount -o noatime,nodiratime {device} /scratch" in done
+    assembling = [c for c in done if c.startswith("mdadm --assemble")]
+    assert assembling == ([] if assembled_as else
+                          [f"mdadm --assemble {device} " + " ".join(_members(tmp_path, disks))])
+
+
+@pytest.mark.parametrize("disks", DISK_COUNTS)
+def test_second_boot_after_the_first_formats_nothing(disks, tmp_path):
+    env = fake_machine(tmp_path, disks)
+    first = commands(run_scratch(env))
+    assert sum(c.startswith("mkfs") for c in first) == 1
+    formatted(tmp_path, disks, assembled_as="md127")  # what the first boot left, as the kernel assembles it
+    second = commands(run_scratch(env))
+    assert not [c for c in second if c.startswith(("mkfs", "mdadm"))] and f"mount -o noatime,nodiratime {tmp_path}/dev/md127 /scratch" in second
+
+
+def test_stop_start_wiped_disks_are_rebuilt(tmp_path):
+    """A stop/start hands the instance new, blank instance-store disks: the data is gone by AWS's design."""
+    run = run_scratch(fake_machine(tmp_path, 4))
+    assert "blank disks (first boot, or a stop/start wiped the instance store)" in run.stdout
+    assert sum(c.startswith("mkfs") for c in commands(run)) == 1
+
+
+def test_a_disk_formatted_by_the_earlier_script_is_mounted_as_it_is(tmp_path):
+    env = fake_machine(tmp_path, 1)
+    (tmp_path / "state" / "label" / "nvme1n1").write_text("scratch\n")
+    done = commands(run_scratch(env))
+    assert done[-2:] == [f"mount -o noatime,nodiratime {tmp_path}/dev/nvme1n1 /scratch", "chmod 1777 /scratch"]
+    assert not [c for c in done if c.startswith(("mkfs", "mdadm"))]
+
+
+def test_a_foreign_filesystem_is_left_alone(tmp_path):
+    env = fake_machine(tmp_path, 2)
+    formatted(tmp_path, 2, assembled_as="md127")
+    (tmp_path / "state" / "label" / "md127").write_text("database\n")
+    run = run_scratch(env, check=False)
+    assert run.returncode == 1 and "labelled 'database', not ours" in run.stdout and not commands(run)
+
+
+def test_scratch_does_nothing_when_mounted(tmp_path):
+    run = run_scratch(fake_machine(tmp_path, 8, mounted=True))
+    assert "already mounted" in run.stdout and not commands(run)
 
 
 def test_scratch_skips_types_without_local_disks(tmp_path):
@@ -79,6 +166,10 @@ def test_scratch_skips_types_without_local_disks(tmp_path):
 
 def test_scratch_warns_when_the_disk_count_differs_from_the_catalog(tmp_path):
     assert "found 4 local disks, the catalog says 8" in run_scratch(fake_machine(tmp_path, 4), expected=8).stdout
+
+
+def test_the_ebs_root_disk_is_never_touched(tmp_path):
+    assert f"{tmp_path}/dev/nvme0n1" not in run_scratch(fake_machine(tmp_path, 2)).stdout
 
 
 def test_fsx_mount_dry_run(tmp_path):
@@ -258,7 +349,7 @@ def test_user_data_installs_every_script_and_fits_ec2s_limit():
         Watcher('kill -USR1 "$(pidof trainer)"', "/scratch/checkpoints", "s3://b/c/p", "checkpoint-before-termination", 600),
     )
     assert len(text.encode()) <= EC2_USER_DATA_LIMIT
-    assert script("scratch-raid.sh").rstrip() in text and script("interruption-watcher.py").rstrip() in text
+    assert for_node(script("scratch-raid.sh")).rstrip() in text and for_node(script("interruption-watcher.py")).rstrip() in text
     assert 'CHECKPOINT_COMMAND="kill -USR1 \\"$(pidof trainer)\\""' in text
     assert "systemctl enable --now gpucluster-scratch.service gpucluster-fsx.service gpucluster-watcher.service" in text
     assert subprocess.run(["bash", "-n"], input=text, text=True).returncode == 0
@@ -326,3 +417,23 @@ def test_gce_preemption_checkpoints_to_gcs_within_thirty_seconds(node):
         f"gcloud storage rsync --recursive {node['checkpoints']} gs://ckpt/c/train/train-abcd"]
     assert (node["checkpoints"] / "latest").read_text().strip() == "step-1000"
     assert "GCE preemption notice" in done.stdout
+
+
+def test_comment_lines_dropped_for_the_node_are_only_comments():
+    """for_node drops lines starting with '#': none of the scripts may have such a line inside a string."""
+    import io
+    import tokenize
+
+    watcher = script("interruption-watcher.py")
+    for token in tokenize.generate_tokens(io.StringIO(watcher).readline):
+        if token.type == tokenize.STRING:
+            assert not [line for line in token.string.splitlines()[1:] if line.lstrip().startswith("#")]
+    for name in ("scratch-raid.sh", "fsx-mount.sh"):
+        assert "<<" not in script(name), "a here-document could hold '#' lines for_node would drop"
+    assert for_node("#!/bin/bash\n# why\necho hi  # inline stays\n") == "#!/bin/bash\necho hi  # inline stays\n"
+
+
+def test_scripts_as_the_node_gets_them_still_parse():
+    for name in ("scratch-raid.sh", "fsx-mount.sh"):
+        subprocess.run(["bash", "-n"], input=for_node(script(name)), text=True, check=True)
+    compile(for_node(script("interruption-watcher.py")), "interruption-watcher.py", "exec")
