@@ -4,7 +4,7 @@ VENV := .venv
 STACK ?= aws-p5-train
 BIN := $(VENV)/bin
 
-.PHONY: preview test bench lock clean
+.PHONY: preview test fuzz bench lock clean
 
 $(VENV)/.installed: pyproject.toml requirements.txt requirements-test.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,6 +17,10 @@ preview: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Property tests only, with many more examples than `make test` runs (hypothesis profile "fuzz", tests/conftest.py).
+fuzz: $(VENV)/.installed
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest tests/test_properties.py --hypothesis-show-statistics $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/preview_scale.py
