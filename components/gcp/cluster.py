@@ -74,15 +74,18 @@ class GcpGpuCluster(pulumi.ComponentResource):
         scratch_setup = ScratchSetup(scratch.mount, plan.instance.local_disks.count) if scratch and plan.instance.local_disks.count else None
         checkpoint = pool.checkpoint
         shared = spec.storage.shared
-        startup = pulumi.Output.all(self.storage.checkpoint_bucket, self.storage.lustre_mount_point).apply(lambda values: render(
+        watcher_on = plan.capacity.spot or plan.capacity.flex_start
+        # Decided here, from the spec, so that the template's metadata keys are known at preview.
+        needs_script = bool(scratch_setup or shared or watcher_on)
+        startup = None if not needs_script else pulumi.Output.all(self.storage.checkpoint_bucket, self.storage.lustre_mount_point).apply(lambda values: render(
             scratch=scratch_setup,
             shared=SharedMount(values[1].split("@")[0], values[1].rsplit("/", 1)[1], shared.mount) if shared and values[1] else None,
             watcher=Watcher(checkpoint.command or "", checkpoint.directory,
                             f"gs://{values[0]}/{spec.name}/{pool.name}" if checkpoint.to == "s3" else f"{shared.mount}/checkpoints/{pool.name}",
                             lifecycle_hook="", heartbeat_seconds=checkpoint.heartbeat_seconds, cloud="gcp")
-            if plan.capacity.spot or plan.capacity.flex_start else None,
+            if watcher_on else None,
             disk_model=GCE_LOCAL_SSD_MODEL,
-        ) or None)
+        ))
         return GpuInstanceGroup(
             group,
             GpuInstanceGroupArgs(

@@ -35,7 +35,8 @@ class GpuInstanceGroupArgs:
 
 
 class GpuInstanceGroup(pulumi.ComponentResource):
-    """VMs that stop on host maintenance (GPUs cannot live-migrate), run as Shielded VMs with OS Login, boot
+    """VMs that stop on host maintenance (GPUs cannot live-migrate), run as Shielded VMs with OS Login (project-wide
+    SSH keys blocked), boot
     from a CMEK-encrypted disk, have no external IP, and attach every GPU NIC the machine type has."""
 
     instance_group: pulumi.Output[str]
@@ -61,8 +62,9 @@ class GpuInstanceGroup(pulumi.ComponentResource):
             scheduling=self._scheduling(args.capacity),
             reservation_affinity=self._reservation(args.capacity),
             shielded_instance_config={"enable_secure_boot": True, "enable_vtpm": True, "enable_integrity_monitoring": True},
-            metadata=pulumi.Output.from_input(args.startup_script).apply(
-                lambda script: {"enable-oslogin": "TRUE", **({"startup-script": script} if script else {})}),
+            # A map of known keys (only the script's value may be unknown), so that policies read it at preview.
+            metadata={"enable-oslogin": "TRUE", "block-project-ssh-keys": "TRUE",
+                      **({"startup-script": args.startup_script} if args.startup_script is not None else {})},
             service_account={"email": args.service_account, "scopes": ["https://www.googleapis.com/auth/cloud-platform"]},
             resource_policies=args.placement_policy,  # one policy: the provider takes it as a string
             labels=args.labels,

@@ -11,6 +11,10 @@ import pulumi_gcp as gcp
 from gpucluster import naming
 
 GPU_RANGE = ipaddress.IPv4Network("172.16.0.0/12")  # GPU networks: /20 slices, apart from the host range
+# VPC Flow Logs on every gVNIC subnet: 5-second aggregation, half the flows sampled, all metadata. Not on the RoCE
+# subnets: VPC Flow Logs do not record RDMA traffic (Google Cloud, "VPC Flow Logs overview", limitations), and the
+# RoCE network profile accepts no such setting.
+FLOW_LOGS = {"aggregation_interval": "INTERVAL_5_SEC", "flow_sampling": 0.5, "metadata": "INCLUDE_ALL_METADATA"}
 
 
 @dataclass
@@ -66,7 +70,7 @@ class ClusterNetwork(pulumi.ComponentResource):
         name, args = naming.vpc(self._name, role), self._args
         network = gcp.compute.Network(name, auto_create_subnetworks=False, mtu=mtu, routing_mode="REGIONAL", opts=self._child)
         subnet = gcp.compute.Subnetwork(name, network=network.id, region=args.region, ip_cidr_range=cidr,
-                                        private_ip_google_access=private_google_access, opts=self._child)
+                                        private_ip_google_access=private_google_access, log_config=FLOW_LOGS, opts=self._child)
         gcp.compute.Firewall(
             naming.vpc_firewall(name), network=network.id, direction="INGRESS", source_ranges=[cidr],
             allows=[{"protocol": "all"}], description=f"{role}: traffic from the cluster's own range only",

@@ -26,6 +26,7 @@ class TieredStorageArgs:
     zone: str | None = None
     soft_delete_days: int = 7
     noncurrent_delete_days: int = 30
+    usage_log_days: int = 365
 
 
 class TieredStorage(pulumi.ComponentResource):
@@ -56,6 +57,7 @@ class TieredStorage(pulumi.ComponentResource):
             for agent, email in agents.items()
         ]
         after_grants = pulumi.ResourceOptions(parent=self, depends_on=grants)
+        logs = self._usage_log_bucket(name, args, key, after_grants)
         buckets = {}
         for role, versioned in (("datasets", False), ("checkpoints", True)):
             buckets[role] = gcp.storage.Bucket(
@@ -70,6 +72,7 @@ class TieredStorage(pulumi.ComponentResource):
                                   "condition": {"days_since_noncurrent_time": args.noncurrent_delete_days, "with_state": "ARCHIVED"}}]
                 if versioned else None,
                 soft_delete_policy={"retention_duration_seconds": args.soft_delete_days * 86400},
+                logging={"log_bucket": logs.name, "log_object_prefix": role},
                 labels=args.labels,
                 opts=after_grants,
             )
@@ -82,6 +85,21 @@ class TieredStorage(pulumi.ComponentResource):
         self.lustre_mount_point = self._lustre(name, args, key, grants) if args.lustre else None
         self.register_outputs({"kmsKey": self.kms_key, "datasetBucket": self.dataset_bucket,
                                "checkpointBucket": self.checkpoint_bucket, "lustreMountPoint": self.lustre_mount_point})
+
+    def _usage_log_bucket(self, name: str, args: TieredStorageArgs, key, opts: pulumi.ResourceOptions) -> gcp.storage.Bucket:
+        """Usage logs of the data buckets (every request), in a bucket of their own that only Cloud Storage's log
+        delivery may write to. Usage logs rather than Data Access audit logs: those are configured per project
+        (an IAMAuditConfig), where a cluster would overwrite the organisation's own setting."""
+        logs = gcp.storage.Bucket(
+            naming.bucket(name, "logs"), location=args.bucket_location, uniform_bucket_level_access=True,
+            public_access_prevention="enforced", encryption={"default_kms_key_name": key.id},
+            lifecycle_rules=[{"action": {"type": "Delete"}, "condition": {"age": args.usage_log_days}}],
+            soft_delete_policy={"retention_duration_seconds": args.soft_delete_days * 86400}, labels=args.labels, opts=opts,
+        )
+        # Cloud Storage writes usage logs as this group (Cloud Storage, "Usage logs and storage logs").
+        gcp.storage.BucketIAMMember(f"{name}-logs-delivery", bucket=logs.name, role="roles/storage.objectCreator",
+                                    member="group:cloud-storage-analytics@google.com", opts=pulumi.ResourceOptions(parent=self))
+        return logs
 
     def _lustre(self, name: str, args: TieredStorageArgs, key, grants) -> pulumi.Output[str]:
         """Private Service Access (a peering range and the service networking connection), a firewall rule

@@ -92,6 +92,24 @@ def _customer_keys(args: StackValidationArgs, report: ReportViolation) -> None:
             report("has no customer-managed kmsKey", urn)
         elif kind == GCS_BUCKET and not is_set(props.get("encryption") or {}, "defaultKmsKeyName"):
             report("has no customer-managed encryption key (encryption.defaultKmsKeyName)", urn)
+        elif kind in GCP_DISK_HOLDERS:
+            for index, disk in enumerate(_gcp_disks(kind, props)):
+                if not is_set(disk.get("diskEncryptionKey") or {}, "kmsKeySelfLink"):
+                    report(f"disk {index} has no customer-managed key (diskEncryptionKey.kmsKeySelfLink)", urn)
+
+
+GCP_DISK_HOLDERS = ("gcp:compute/instanceTemplate:InstanceTemplate", "gcp:compute/regionInstanceTemplate:RegionInstanceTemplate",
+                    "gcp:compute/instance:Instance", "gcp:compute/disk:Disk")
+
+
+def _gcp_disks(kind: str, props) -> list:
+    """The disks a GCP resource creates, each with its `diskEncryptionKey`."""
+    if kind == "gcp:compute/disk:Disk":
+        return [props]
+    if kind == "gcp:compute/instance:Instance":
+        disks = [props.get("bootDisk") or {}, *(props.get("attachedDisks") or [])]  # each names its key directly
+        return [{"diskEncryptionKey": {"kmsKeySelfLink": disk.get("kmsKeySelfLink")}} for disk in disks]
+    return list(props.get("disks") or [])
 
 
 customer_keys = declare(
