@@ -80,11 +80,13 @@ class ManagedLustrePlan:
 
 
 def managed_lustre_capacity(tier: int, gib: float) -> int | None:
-    """The smallest valid capacity of `tier` holding `gib`, or None above the tier's maximum."""
+    """The smallest valid capacity of `tier` holding `gib`, or None above the tier's maximum. Above the threshold
+    capacities are multiples of the larger step (the documented maxima are: 10,008,000 = 139 x 72,000, while
+    1,530,000 + k x 72,000 never reaches it)."""
     minimum, step, threshold, big_step, maximum = MANAGED_LUSTRE_TIERS[tier]
     size = max(minimum, step * math.ceil(gib / step))
     if size > threshold:
-        size = threshold + big_step * math.ceil((gib - threshold) / big_step)
+        size = big_step * math.ceil(gib / big_step)
     return size if size <= maximum else None
 
 

@@ -543,14 +543,14 @@ def _managed_capacities(tier: int, bound: float):
     size = minimum
     while size <= min(bound, maximum):
         yield size
-        size = size + step if size < threshold else size + big_step
+        size = size + step if size < threshold else big_step * (size // big_step + 1)
 
 
 def _valid_managed_capacity(tier: int, gib: int) -> bool:
     minimum, step, threshold, big_step, maximum = MANAGED_LUSTRE_TIERS[tier]
     if not minimum <= gib <= maximum:
         return False
-    return gib % step == 0 if gib <= threshold else (gib - threshold) % big_step == 0
+    return gib % step == 0 if gib <= threshold else gib % big_step == 0
 
 
 MANAGED_MAX_MBPS = max(MANAGED_LUSTRE_TIERS[t][4] / GIB_PER_TIB * t for t in MANAGED_LUSTRE_TIERS)
