@@ -15,7 +15,13 @@ $(VENV)/.installed: pyproject.toml requirements.txt requirements-test.txt
 preview: $(VENV)/.installed
 	$(BIN)/gpucluster preview $(STACK)
 
-test: $(VENV)/.installed
+# Checkov in a virtual environment of its own (its dependencies conflict with the project's pins).
+.venv-checkov/.installed: requirements-checkov.txt
+	test -x .venv-checkov/bin/python || $(PYTHON) -m venv .venv-checkov
+	.venv-checkov/bin/pip install --quiet -r requirements-checkov.txt
+	touch $@
+
+test: $(VENV)/.installed .venv-checkov/.installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Property tests only, with many more examples than `make test` runs (hypothesis profile "fuzz", tests/conftest.py).
@@ -33,4 +39,4 @@ lock:
 	uv pip compile pyproject.toml --extra test -c requirements.txt --python-version 3.11 --no-strip-extras --no-header -o requirements-test.txt
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .venv-checkov .pytest_cache

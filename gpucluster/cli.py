@@ -166,6 +166,11 @@ def cmd_preview(args: argparse.Namespace) -> int:
     elif output == "sarif":
         json.dump(to_sarif(violations, waivers), sys.stdout, indent=2)
         print()
+    elif output == "tfplan":
+        from .preview.tfplan import to_tfplan
+
+        json.dump(to_tfplan(document), sys.stdout, indent=2)
+        print()
     else:
         print(render_text(run.result))
         print()
@@ -282,8 +287,9 @@ def build_parser() -> argparse.ArgumentParser:
     preview = sub.add_parser("preview", help="offline preview of a stack (no CLI, no credentials)")
     preview.add_argument("stack", help="stack name: reads stacks/Pulumi.STACK.yaml")
     preview.add_argument("--json", action="store_true", help="print the preview as JSON (README, 'Preview JSON')")
-    preview.add_argument("--format", choices=["text", "json", "sarif"], default="text",
-                         help="sarif: the policy violations as SARIF 2.1.0, for code-scanning tools")
+    preview.add_argument("--format", choices=["text", "json", "sarif", "tfplan"], default="text",
+                         help="sarif: the policy violations as SARIF 2.1.0, for code-scanning tools; tfplan: the preview "
+                         "as Terraform plan JSON, for Terraform scanners (Checkov, Trivy, OPA)")
     preview.add_argument("--policy-config", help="policy config file: {pack: {policy: level | {enforcementLevel, ...}}}")
     preview.add_argument("--org-policy-config", help=f"the organisation's policy config file (default: ${ORG_POLICY_ENV}); "
                          "a policy marked \"locked\": true there cannot be changed by a stack")

@@ -68,7 +68,8 @@ class Network(_Model):
     nat: bool = Field(default=True, description="Outbound internet through a NAT gateway")
     flow_log_retention_days: Literal[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
                                      2557, 2922, 3288, 3653] = Field(
-        default=90, description="AWS: how long the VPC flow logs are kept in CloudWatch Logs (the values it accepts)"
+        default=365, description="AWS: how long the VPC flow logs are kept in CloudWatch Logs (the values it accepts); "
+        "a year by default, as audits commonly ask"
     )
 
     @field_validator("cidr")

@@ -19,7 +19,7 @@ class ClusterNetworkArgs:
     nat: bool
     tags: dict[str, str]
     placement_group_pools: list[str] = field(default_factory=list)  # pools that get a cluster placement group
-    flow_log_retention_days: int = 90
+    flow_log_retention_days: int = 365
 
 
 class ClusterNetwork(pulumi.ComponentResource):

@@ -168,7 +168,8 @@ class TieredStorage(pulumi.ComponentResource):
         aws.s3.BucketVersioning(logs_name, bucket=logs.id, versioning_configuration={"status": "Enabled"}, opts=after)
         aws.s3.BucketLifecycleConfiguration(logs_name, bucket=logs.id, opts=after, rules=[
             {"id": "expire-logs", "status": "Enabled", "filter": {}, "expiration": {"days": lifecycle.access_log_days},
-             "noncurrent_version_expiration": {"noncurrent_days": 1}}])
+             "noncurrent_version_expiration": {"noncurrent_days": 1},
+             "abort_incomplete_multipart_upload": {"days_after_initiation": lifecycle.abort_multipart_after_days}}])
         for role, bucket in buckets.items():
             aws.s3.BucketLogging(naming.bucket(name, role), bucket=bucket.id, target_bucket=logs.id,
                                  target_prefix=bucket.bucket.apply(lambda b: f"{b}/"), opts=self._child)

@@ -50,18 +50,21 @@ class GcpGpuCluster(pulumi.ComponentResource):
         stack_key = naming.stack_key(pulumi.get_project(), pulumi.get_stack(), spec.name)
         account = gcp.serviceaccount.Account(f"{name}-nodes", account_id=naming.service_account_id(spec.name, stack_key),
                                              display_name=f"gpucluster {spec.name} nodes", opts=child)
+        # The address of a service account the project owns follows from its id: known at preview (unlike `email`),
+        # so that policies and scanners see that the nodes run as this account, not the default one.
+        email = account.account_id.apply(lambda account_id: f"{account_id}@{args.project}.iam.gserviceaccount.com")
         self.storage = TieredStorage(
             naming.storage(name),
             TieredStorageArgs(region=spec.region, bucket_location=gcs_bucket_location(spec), labels=labels,
-                              node_service_account=account.email, lustre=managed_lustre_plan(spec),
+                              node_service_account=email, lustre=managed_lustre_plan(spec),
                               network=self.network.networks["host"], zone=fabric_zone(spec)),
             opts=child,
         )
         self._spec = spec
-        self.groups = {plan.pool.name: self._group(name, plan, labels, account, child) for plan in plans}
+        self.groups = {plan.pool.name: self._group(name, plan, labels, email, child) for plan in plans}
         self.register_outputs({"instanceGroups": {n: g.instance_group for n, g in self.groups.items()}})
 
-    def _group(self, name: str, plan: PoolPlan, labels, account, child) -> GpuInstanceGroup:
+    def _group(self, name: str, plan: PoolPlan, labels, email, child) -> GpuInstanceGroup:
         spec, pool = self._spec, plan.pool
         group = naming.pool_group(name, pool.name)
         policy = None
@@ -92,7 +95,7 @@ class GcpGpuCluster(pulumi.ComponentResource):
                 machine_type=plan.instance.name, zone=plan.zones[0], nics=plan.nics, subnets=self.network.subnets,
                 target_size=pool.size.desired_or_min, capacity=pool.capacity, kms_key=self.storage.kms_key,
                 rollout=pool.rollout if plan.rolling else None,
-                service_account=account.email,
+                service_account=email,
                 labels={**labels, "gpucluster-pool": pool.name, "gpucluster-purpose": pool.purpose},
                 placement_policy=policy, boot_disk_gb=pool.root_volume_gb, startup_script=startup,
                 **({"image": pool.image_id} if pool.image_id else {}),

@@ -31,7 +31,7 @@ class ClusterNetworkArgs:
 
 
 class ClusterNetwork(pulumi.ComponentResource):
-    """Networks are global and subnets regional on GCP. Firewalls admit traffic from the cluster's own ranges
+    """Networks are global and subnets regional on GCP. Every gVNIC subnet reaches Google APIs privately. Firewalls admit traffic from the cluster's own ranges
     only; the RoCE VPC takes no firewall rules (GCP refuses them there)."""
 
     subnets: dict[str, pulumi.Output[str]]  # "host", "host-2", "gpu-<i>", "rdma-<i>" -> subnetwork self link
@@ -44,7 +44,7 @@ class ClusterNetwork(pulumi.ComponentResource):
         self.subnets, self.networks = {}, {}
         gpu_slices = iter(GPU_RANGE.subnets(new_prefix=20))
 
-        host = self._vpc("host", args.host_cidr, mtu=args.mtu, private_google_access=True)
+        host = self._vpc("host", args.host_cidr, mtu=args.mtu)
         router = gcp.compute.Router(naming.router(name), network=host.id, region=args.region, opts=self._child)
         gcp.compute.RouterNat(
             naming.router_nat(name), router=router.name, region=args.region, nat_ip_allocate_option="AUTO_ONLY",
@@ -66,11 +66,11 @@ class ClusterNetwork(pulumi.ComponentResource):
                 self.subnets[f"rdma-{i}"] = subnet.self_link
         self.register_outputs({"networks": self.networks, "subnets": self.subnets})
 
-    def _vpc(self, role: str, cidr: str, mtu: int, private_google_access: bool = False) -> gcp.compute.Network:
+    def _vpc(self, role: str, cidr: str, mtu: int) -> gcp.compute.Network:
         name, args = naming.vpc(self._name, role), self._args
         network = gcp.compute.Network(name, auto_create_subnetworks=False, mtu=mtu, routing_mode="REGIONAL", opts=self._child)
         subnet = gcp.compute.Subnetwork(name, network=network.id, region=args.region, ip_cidr_range=cidr,
-                                        private_ip_google_access=private_google_access, log_config=FLOW_LOGS, opts=self._child)
+                                        private_ip_google_access=True, log_config=FLOW_LOGS, opts=self._child)
         gcp.compute.Firewall(
             naming.vpc_firewall(name), network=network.id, direction="INGRESS", source_ranges=[cidr],
             allows=[{"protocol": "all"}], description=f"{role}: traffic from the cluster's own range only",
