@@ -145,8 +145,9 @@ def lustre(storage: str) -> str:
     return f"{storage}-lustre"
 
 
-def lustre_instance_id(storage: str) -> str:
-    return lustre(storage)[:60]
+def lustre_instance_id(storage: str, key: str) -> str:
+    """Unique per project, stack and cluster, as a fixed id must be: the name's start and a digest of the key."""
+    return f"{lustre(storage)[:54].rstrip('-')}-{_digest(key)}"
 
 
 def service_access_range(storage: str) -> str:
@@ -253,7 +254,7 @@ def cluster_names(cloud: str, cluster: str) -> list[tuple[Limit, str]]:
     return [(GCE_NETWORK, host), (GCE_SUBNETWORK, host), (GCE_FIREWALL, vpc_firewall(host)), (GCE_ROUTER, router(net)),
             (GCE_ROUTER_NAT, router_nat(net)), (GCE_ADDRESS, service_access_range(store)),
             (SERVICE_ACCOUNT, service_account_id(cluster, stack_key('project', 'stack', cluster))), (KMS_KEY_RING, key_ring(store)), (KMS_CRYPTO_KEY, crypto_key(store)),
-            (GCS_BUCKET, bucket(store, "checkpoints")), (LUSTRE_INSTANCE, lustre_instance_id(store))]
+            (GCS_BUCKET, bucket(store, "checkpoints")), (LUSTRE_INSTANCE, lustre_instance_id(store, stack_key('project', 'stack', cluster)))]
 
 
 def pool_names(cloud: str, cluster: str, pool: str, spot: bool, compact: bool) -> list[tuple[Limit, str]]:

@@ -218,17 +218,20 @@ def test_dataset_export_is_opt_in():
     assert link.inputs["s3"]["autoExportPolicy"]["events"] == ["NEW", "CHANGED", "DELETED"]
 
 
-def test_gcp_service_account_id_is_unique_per_stack():
+def test_gcp_fixed_ids_are_unique_per_stack():
+    """The node service account and the Managed Lustre instance have ids of their own choosing: per stack."""
     from gpucluster.preview.engine import run_program
 
     from .helpers import PROJECT
     from .test_combinations import GCP_POOLS, GCP_SPEC
 
-    spec = {**GCP_SPEC, "storage": {}, "pools": [{**GCP_POOLS[0], "name": "small"}]}
+    spec = {**GCP_SPEC, "pools": [{**GCP_POOLS[0], "name": "small"}]}
     config = {"gcp:region": "us-central1", "gcp:project": "p", "gpucluster:cluster": json.dumps(spec)}
-    ids = {stack: one(run_program(str(PROJECT.main), PROJECT.name, stack, config), "gcp:serviceaccount/account:Account").inputs["accountId"]
-           for stack in ("dev", "prod")}
-    assert ids["dev"] != ids["prod"] and all(i.startswith("t-") and 6 <= len(i) <= 30 for i in ids.values())
+    graphs = {stack: run_program(str(PROJECT.main), PROJECT.name, stack, config) for stack in ("dev", "prod")}
+    accounts = {s: one(g, "gcp:serviceaccount/account:Account").inputs["accountId"] for s, g in graphs.items()}
+    lustre = {s: one(g, "gcp:lustre/instance:Instance").inputs["instanceId"] for s, g in graphs.items()}
+    assert accounts["dev"] != accounts["prod"] and all(i.startswith("t-") and 6 <= len(i) <= 30 for i in accounts.values())
+    assert lustre["dev"] != lustre["prod"] and all(i.startswith("t-storage-lustre-") and len(i) <= 63 for i in lustre.values())
 
 
 def test_storage_key_has_an_explicit_policy(spot):

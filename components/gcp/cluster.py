@@ -57,7 +57,7 @@ class GcpGpuCluster(pulumi.ComponentResource):
             naming.storage(name),
             TieredStorageArgs(region=spec.region, bucket_location=gcs_bucket_location(spec), labels=labels,
                               node_service_account=email, lustre=managed_lustre_plan(spec),
-                              network=self.network.networks["host"], zone=fabric_zone(spec)),
+                              network=self.network.networks["host"], zone=fabric_zone(spec), stack_key=stack_key),
             opts=child,
         )
         self._spec = spec

@@ -27,6 +27,7 @@ class TieredStorageArgs:
     soft_delete_days: int = 7
     noncurrent_delete_days: int = 30
     usage_log_days: int = 365
+    stack_key: str = ""  # project/stack/cluster: what makes the file system's fixed id unique (naming.stack_key)
 
 
 class TieredStorage(pulumi.ComponentResource):
@@ -117,7 +118,7 @@ class TieredStorage(pulumi.ComponentResource):
         )
         instance = gcp.lustre.Instance(
             naming.lustre(name),
-            instance_id=naming.lustre_instance_id(name),
+            instance_id=naming.lustre_instance_id(name, args.stack_key),
             location=args.zone,
             network=args.network,
             filesystem="lustre",
