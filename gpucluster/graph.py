@@ -21,6 +21,12 @@ LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 INSTANCE_TEMPLATE = "gcp:compute/instanceTemplate:InstanceTemplate"
 GCS_MULTI_REGIONS = {"US", "EU", "ASIA"}
 _GCP_ZONE = re.compile(r"^([a-z]+-[a-z]+\d+)-[a-z]$")
+_DEFAULT_PROVIDER = re.compile(r"^default(_\d+_\d+_\d+.*)?$")  # the engine's names: default, default_7_10_0
+
+
+def is_default_provider(type_: str, name: str) -> bool:
+    """Whether a resource is a package's default provider, which the engine registers (not the program)."""
+    return type_.startswith("pulumi:providers:") and _DEFAULT_PROVIDER.match(name) is not None
 
 
 def _known(value: Any) -> bool:
@@ -54,7 +60,7 @@ class Graph:
         self._referrers: dict[tuple[str, str], list[Mapping[str, Any]]] | None = None
         self._default_providers = {
             r["type"].rsplit(":", 1)[-1]: r for r in self.resources
-            if r["type"].startswith("pulumi:providers:") and r["name"].startswith("default")
+            if is_default_provider(r["type"], r["name"])
         }
 
     def of_type(self, type_: str) -> list[Mapping[str, Any]]:

@@ -190,3 +190,7 @@ def test_graph_finds_providers_links_and_referrers():
     assert graph.referrers(template, "aws:autoscaling/group:Group", "mixedInstancesPolicy") == [group]
     assert graph.referrers(decoy, "aws:autoscaling/group:Group", "mixedInstancesPolicy") == []
     assert graph.region(group) == "eu-north-1" and graph.region(template) == "us-east-1"
+    # An explicit provider whose name merely starts with "default" is not the package's default provider.
+    for order in (1, -1):
+        named = _res("urn:p:named", "pulumi:providers:aws", {"region": "eu-west-3"}, name="default-eu")
+        assert Graph([named, default, template][::order]).region(template) == "us-east-1"

@@ -20,6 +20,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from ..graph import is_default_provider
 from .engine import COMPUTED
 
 FORMAT_VERSION = "1.2"
@@ -150,7 +151,7 @@ def to_tfplan(document: dict[str, Any]) -> dict[str, Any]:
 def _provider_config(resources_: list[dict[str, Any]]) -> dict[str, Any]:
     config = {}
     for resource in resources_:
-        if resource["type"] in ("pulumi:providers:aws", "pulumi:providers:gcp") and resource["name"].startswith("default"):
+        if resource["type"] in ("pulumi:providers:aws", "pulumi:providers:gcp") and is_default_provider(resource["type"], resource["name"]):
             key = "google" if resource["type"].endswith("gcp") else "aws"
             config[key] = {"name": key, "full_name": PROVIDERS["gcp" if key == "google" else "aws"],
                            "expressions": {k: {"constant_value": v} for k, v in resource["inputs"].items()
