@@ -22,25 +22,39 @@ INSTANCE_STORE = "Amazon EC2 NVMe Instance Storage"
 EBS = "Amazon Elastic Block Store"
 
 
+# The fake machine's mdadm and blkid: they answer from files under state/ as the real ones answer from the disks,
+# in the formats real mdadm 4.2 and blkid 2.38 print (`mdadm --examine --brief` prints nothing and exits 0 on a
+# disk without superblock; `blkid -p` exits 2 when it finds nothing).
+#   state/superblock/<disk>  an md superblock on <disk>; the file holds the array's name (any:scratch, <host>:scratch)
+#   state/fs/<disk>          what blkid finds on a disk without superblock, as `blkid -p -o export` lines
+#   state/fs/array           what blkid finds on the array, whatever md device it is assembled as
+#   state/assembled          the arrays `mdadm --detail --scan` lists
+# A state/fs file whose first line is "exit N" makes blkid exit N (8: an ambivalent result).
 FAKE_MDADM = """#!/bin/bash
-# --examine DEV: our superblock on DEV?  --detail --scan: the assembled array, named as mdadm names it.
+dev="${@: -1}"
 case "$1" in
-  --examine) [[ -e "$FAKE_STATE/superblock/$(basename "$2")" ]] ;;
-  --detail) if [[ -e "$FAKE_STATE/assembled" ]]; then
-              echo "ARRAY $(cat "$FAKE_STATE/assembled") metadata=1.2 name=ip-10-0-0-1:scratch UUID=1:2:3:4"; fi ;;
+  --examine) sb="$FAKE_STATE/superblock/${dev##*/}"
+             if [[ -e $sb ]]; then echo "ARRAY /dev/md/scratch  metadata=1.2 UUID=1:2:3:4 name=$(<"$sb")"; fi ;;
+  --detail) if [[ -e $FAKE_STATE/assembled ]]; then echo "$(<"$FAKE_STATE/assembled")"; fi ;;
   *) exit 1 ;;
 esac
 """
 FAKE_BLKID = """#!/bin/bash
-# blkid -o value -s LABEL DEV: the label of the filesystem on DEV, or exit 2 when it holds none.
-label="$FAKE_STATE/label/$(basename "${@: -1}")"
-if [[ -e $label ]]; then cat "$label"; else exit 2; fi
+dev="${@: -1}"
+case "${dev#"$DEV_ROOT"/}" in
+  md/*|md[0-9]*) sb=/nonexistent fs="$FAKE_STATE/fs/array" ;;
+  *) sb="$FAKE_STATE/superblock/${dev##*/}" fs="$FAKE_STATE/fs/${dev##*/}" ;;
+esac
+if [[ -e $sb ]]; then printf 'DEVNAME=%s\\nLABEL=%s\\nTYPE=linux_raid_member\\n' "$dev" "$(<"$sb")"
+elif [[ -e $fs ]]; then read -r first < "$fs"; if [[ $first == exit* ]]; then $first; fi; echo "DEVNAME=$dev"; echo "$(<"$fs")"
+else exit 2; fi
 """
+OUR_XFS = "TYPE=xfs\nLABEL=scratch\n"
 
 
 def fake_machine(root: Path, instance_store_disks: int, mounted: bool = False) -> dict:
     """A sysfs with one EBS root disk and N instance-store disks, a /proc/mounts, a /dev, and mdadm and blkid
-    that answer from files under state/ (see `formatted`)."""
+    that answer from files under state/ (blank disks to begin with)."""
     block = root / "sys" / "block"
     models = [EBS] + [INSTANCE_STORE] * instance_store_disks
     for index, model in enumerate(models):
@@ -49,7 +63,7 @@ def fake_machine(root: Path, instance_store_disks: int, mounted: bool = False) -
     mounts = root / "mounts"
     mounts.write_text("/dev/nvme0n1p1 / ext4 rw 0 0\n" + ("/dev/md127 /scratch xfs rw,noatime 0 0\n" if mounted else ""))
     (root / "dev" / "md").mkdir(parents=True)
-    for sub in ("superblock", "label"):
+    for sub in ("superblock", "fs"):
         (root / "state" / sub).mkdir(parents=True)
     (root / "bin").mkdir()
     for tool, text in (("mdadm", FAKE_MDADM), ("blkid", FAKE_BLKID)):
@@ -59,26 +73,80 @@ def fake_machine(root: Path, instance_store_disks: int, mounted: bool = False) -
             "FAKE_STATE": str(root / "state"), "PATH": f"{root / 'bin'}:{os.environ['PATH']}"}
 
 
-def formatted(root: Path, disks: int, assembled_as: str | None = None) -> None:
-    """What the first boot leaves on the disks: our md superblock on each, and XFS labelled scratch on the array
-    (assembled by the kernel under `assembled_as`, or not assembled)."""
+def _array_line(root: Path, device: str, name: str, inactive: bool = False) -> str:
+    return f"{'INACTIVE-ARRAY' if inactive else 'ARRAY'} {root}/dev/{device} metadata=1.2 name={name} UUID=1:2:3:4\n"
+
+
+def formatted(root: Path, disks: int, assembled_as: str | None = None, name: str = "any:scratch",
+              inactive: bool = False) -> None:
+    """What a first boot leaves: our md superblock on each disk, XFS labelled scratch on the array; after a reboot
+    the kernel has assembled the array as `assembled_as` (md127, md/scratch, ...), half-assembled it (`inactive`),
+    or left it alone. `name` as mdadm stores it: any:scratch (--homehost=any), <host>:scratch (earlier scripts)."""
     for i in range(1, disks + 1):
-        (root / "state" / "superblock" / f"nvme{i}n1").touch()
-    device = assembled_as or "scratch"
-    (root / "state" / "label" / Path(device).name).write_text("scratch\n")
+        (root / "state" / "superblock" / f"nvme{i}n1").write_text(name)
+    (root / "state" / "fs" / "array").write_text(OUR_XFS)
     if assembled_as:
-        (root / "state" / "assembled").write_text(str(root / "dev" / assembled_as.removeprefix("/dev/")))
+        (root / "state" / "assembled").write_text(_array_line(root, assembled_as, name, inactive))
+
+
+def apply(root: Path, done: list[str]) -> None:
+    """Do to the fake machine what the commands of a dry run would have done to a real one."""
+    state = root / "state"
+    for command in done:
+        words = command.split()
+        if words[:2] == ["mdadm", "--create"]:
+            options = dict(w[2:].split("=", 1) for w in words if w.startswith("--") and "=" in w)
+            name = f"{options['homehost']}:{options['name']}"
+            for disk in (w for w in words if w.startswith(f"{root}/dev/nvme")):
+                (state / "superblock" / Path(disk).name).write_text(name)
+            (state / "fs" / "array").unlink(missing_ok=True)  # a new array holds nothing
+            (state / "assembled").write_text(_array_line(root, words[2].removeprefix(f"{root}/dev/"), name))
+        elif words[:2] == ["mdadm", "--assemble"]:
+            name = (state / "superblock" / Path(words[3]).name).read_text()
+            (state / "assembled").write_text(_array_line(root, words[2].removeprefix(f"{root}/dev/"), name))
+        elif words[:2] == ["mdadm", "--stop"]:
+            (state / "assembled").unlink()
+        elif words[0] == "mkfs.xfs":
+            on_array = words[-1].removeprefix(f"{root}/dev/").startswith("md")
+            (state / "fs" / ("array" if on_array else Path(words[-1]).name)).write_text(f"TYPE=xfs\nLABEL={words[2]}\n")
+        elif words[0] == "mount":
+            with (root / "mounts").open("a") as mounts:
+                mounts.write(f"{words[-2]} {words[-1]} xfs rw,noatime 0 0\n")
+
+
+def reboot(root: Path, assembled_as: str | None, inactive: bool = False) -> None:
+    """A reboot: nothing mounted or assembled, the disks as they were; the kernel may assemble the array again."""
+    (root / "mounts").write_text("/dev/nvme0n1p1 / ext4 rw 0 0\n")
+    (root / "state" / "assembled").unlink(missing_ok=True)
+    if assembled_as:
+        name = (root / "state" / "superblock" / "nvme1n1").read_text()
+        (root / "state" / "assembled").write_text(_array_line(root, assembled_as, name, inactive))
+
+
+def stop_start(root: Path) -> None:
+    """A stop and start: the instance comes back on another host with new, blank instance-store disks."""
+    reboot(root, None)
+    for sub in ("superblock", "fs"):
+        for path in (root / "state" / sub).iterdir():
+            path.unlink()
 
 
 def run_scratch(env: dict, expected: int | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    """The script as the node gets it (for_node: without its comment lines), in dry run."""
+    node_copy = Path(env["FAKE_STATE"]).parent / "gpucluster-scratch"
+    node_copy.write_text(for_node(script("scratch-raid.sh")))
     env = {**os.environ, **env, "DRY_RUN": "1", "SCRATCH_MOUNT": "/scratch"}
     if expected is not None:
         env["EXPECTED_DISKS"] = str(expected)
-    return subprocess.run(["bash", SCRIPTS / "scratch-raid.sh"], env=env, capture_output=True, text=True, check=check)
+    return subprocess.run(["bash", node_copy], env=env, capture_output=True, text=True, check=check)
 
 
 def commands(run: subprocess.CompletedProcess) -> list[str]:
     return [line[2:] for line in run.stdout.splitlines() if line.startswith("+ ")]
+
+
+def destructive(done: list[str]) -> list[str]:
+    return [c for c in done if c.startswith(("mkfs", "mdadm --create", "wipefs", "dd "))]
 
 
 def _members(root: Path, disks: int) -> list[str]:
@@ -88,75 +156,169 @@ def _members(root: Path, disks: int) -> list[str]:
 
 # Every local-disk count of every catalog type, both clouds: one disk included.
 DISK_COUNTS = sorted({t.local_disks.count for cloud in ("aws", "gcp") for t in catalog.load(cloud) if t.local_disks.count})
+# How a reboot finds the array: not assembled, assembled by the kernel under one name or another, half-assembled.
+REBOOTS = {
+    "not-assembled": (None, False),
+    "as-md127": ("md127", False),
+    "as-md-scratch": ("md/scratch", False),
+    "as-md-host-scratch": ("md/ip-10-0-0-1:scratch", False),
+    "inactive-md127": ("md127", True),
+}
 
 
 def test_the_catalog_has_single_disk_types():
     assert 1 in DISK_COUNTS and max(DISK_COUNTS) > 1
 
 
-@pytest.mark.parametrize("disks", DISK_COUNTS)
-def test_first_boot_builds_formats_and_mounts_once(disks, tmp_path):
-    done = commands(run_scratch(fake_machine(tmp_path, disks), expected=disks))
-    members = " ".join(_members(tmp_path, disks))
-    array = f"{tmp_path}/dev/md/scratch"
-    assert done == [
-        f"mdadm --create {array} --level=0 --raid-devices={disks} --chunk=256 --run --force {members}",
+def _first_boot(root: Path, disks: int) -> list[str]:
+    members = " ".join(_members(root, disks))
+    array = f"{root}/dev/md/scratch"
+    return [
+        f"mdadm --create {array} --name=scratch --homehost=any --level=0 --raid-devices={disks} --chunk=256 --run --force {members}",
         f"mkfs.xfs -L scratch {array}",  # never forced
         "mkdir -p /scratch", f"mount -o noatime,nodiratime {array} /scratch", "chmod 1777 /scratch",
     ]
 
 
 @pytest.mark.parametrize("disks", DISK_COUNTS)
-@pytest.mark.parametrize("assembled_as", [None, "md127", "md/scratch"], ids=["not-assembled", "as-md127", "as-md-scratch"])
-def test_reboot_never_creates_or_formats(disks, assembled_as, tmp_path):
-    env = fake_machine(tmp_path, disks)
-    formatted(tmp_path, disks, assembled_as)
-    run = run_scratch(env, expected=disks)
-    done = commands(run)
-    assert not [c for c in done if c.startswith(("mkfs", "mdadm --create"))], done
-    device = f"{tmp_path}/dev/{assembled_as or 'md/scratch'}"
-    assert f"mount -o noatime,nodiratime {device} /scratch" in done
-    assembling = [c for c in done if c.startswith("mdadm --assemble")]
-    assert assembling == ([] if assembled_as else
-                          [f"mdadm --assemble {device} " + " ".join(_members(tmp_path, disks))])
+def test_first_boot_builds_formats_and_mounts_once(disks, tmp_path):
+    run = run_scratch(fake_machine(tmp_path, disks), expected=disks)
+    assert commands(run) == _first_boot(tmp_path, disks)
+    assert "blank disks: a first boot, or a stop/start gave new ones" in run.stdout and "warning" not in run.stdout
 
 
 @pytest.mark.parametrize("disks", DISK_COUNTS)
-def test_second_boot_after_the_first_formats_nothing(disks, tmp_path):
+@pytest.mark.parametrize("reboot_as", REBOOTS)
+def test_reboot_never_creates_or_formats(disks, reboot_as, tmp_path, name="any:scratch"):
+    assembled_as, inactive = REBOOTS[reboot_as]
     env = fake_machine(tmp_path, disks)
-    first = commands(run_scratch(env))
-    assert sum(c.startswith("mkfs") for c in first) == 1
-    formatted(tmp_path, disks, assembled_as="md127")  # what the first boot left, as the kernel assembles it
-    second = commands(run_scratch(env))
-    assert not [c for c in second if c.startswith(("mkfs", "mdadm"))] and f"mount -o noatime,nodiratime {tmp_path}/dev/md127 /scratch" in second
+    formatted(tmp_path, disks, assembled_as, name=name, inactive=inactive)
+    done = commands(run_scratch(env, expected=disks))
+    assert not destructive(done), done
+    active = assembled_as and not inactive
+    device = f"{tmp_path}/dev/{assembled_as if active else 'md/scratch'}"
+    assert done[-3:] == ["mkdir -p /scratch", f"mount -o noatime,nodiratime {device} /scratch", "chmod 1777 /scratch"]
+    assemble = f"mdadm --assemble {device} " + " ".join(_members(tmp_path, disks))
+    assert done[:-3] == ([] if active else [f"mdadm --stop {tmp_path}/dev/md127", assemble] if inactive else [assemble])
 
 
-def test_stop_start_wiped_disks_are_rebuilt(tmp_path):
-    """A stop/start hands the instance new, blank instance-store disks: the data is gone by AWS's design."""
-    run = run_scratch(fake_machine(tmp_path, 4))
-    assert "blank disks (first boot, or a stop/start wiped the instance store)" in run.stdout
-    assert sum(c.startswith("mkfs") for c in commands(run)) == 1
+@pytest.mark.parametrize("reboot_as", REBOOTS)
+def test_arrays_the_earlier_scripts_built_are_recognised(reboot_as, tmp_path):
+    """They were created without --homehost=any: mdadm stored the name as <hostname>:scratch."""
+    test_reboot_never_creates_or_formats(4, reboot_as, tmp_path, name="ip-10-0-0-1:scratch")
 
 
-def test_a_disk_formatted_by_the_earlier_script_is_mounted_as_it_is(tmp_path):
-    env = fake_machine(tmp_path, 1)
-    (tmp_path / "state" / "label" / "nvme1n1").write_text("scratch\n")
-    done = commands(run_scratch(env))
-    assert done[-2:] == [f"mount -o noatime,nodiratime {tmp_path}/dev/nvme1n1 /scratch", "chmod 1777 /scratch"]
-    assert not [c for c in done if c.startswith(("mkfs", "mdadm"))]
+@pytest.mark.parametrize("disks", DISK_COUNTS)
+@pytest.mark.parametrize("reboot_as", ["not-assembled", "as-md127"])
+def test_second_boot_after_the_first_formats_nothing(disks, reboot_as, tmp_path):
+    """First boot on blank disks, the machine left as those commands leave it, a reboot, the second boot."""
+    env = fake_machine(tmp_path, disks)
+    first = commands(run_scratch(env, expected=disks))
+    assert first == _first_boot(tmp_path, disks)
+    apply(tmp_path, first)
+    assert "already mounted" in run_scratch(env).stdout  # the same boot, the unit started again
+    reboot(tmp_path, *REBOOTS[reboot_as])
+    second = commands(run_scratch(env, expected=disks))
+    assert not destructive(second), second
+    apply(tmp_path, second)
+    reboot(tmp_path, *REBOOTS[reboot_as])
+    assert not destructive(commands(run_scratch(env, expected=disks))), "nor the third"
 
 
-def test_a_foreign_filesystem_is_left_alone(tmp_path):
+@pytest.mark.parametrize("disks", DISK_COUNTS)
+def test_stop_start_wiped_disks_are_rebuilt(disks, tmp_path):
+    """A stop/start hands the instance new, blank instance-store disks: the data is gone by the cloud's design,
+    the log says so, and the array is built and formatted again, once."""
+    env = fake_machine(tmp_path, disks)
+    apply(tmp_path, commands(run_scratch(env)))
+    stop_start(tmp_path)
+    run = run_scratch(env)
+    assert "a stop/start gave new ones (what /scratch held is gone)" in run.stdout
+    assert commands(run) == _first_boot(tmp_path, disks)
+
+
+@pytest.mark.parametrize("disks", DISK_COUNTS)
+def test_scratch_does_nothing_when_mounted(disks, tmp_path):
+    env = fake_machine(tmp_path, disks, mounted=True)
+    formatted(tmp_path, disks, "md127")
+    run = run_scratch(env)
+    assert "already mounted" in run.stdout and not commands(run)
+
+
+@pytest.mark.parametrize("assembled_as", [None, "md127"], ids=["not-assembled", "as-md127"])
+def test_an_array_the_first_boot_left_unformatted_is_formatted(assembled_as, tmp_path):
+    """Power lost between mdadm --create and mkfs: the array is ours and holds nothing, so it is formatted (not
+    forced), never created again."""
+    env = fake_machine(tmp_path, 2)
+    formatted(tmp_path, 2, assembled_as)
+    (tmp_path / "state" / "fs" / "array").unlink()
+    run = run_scratch(env)
+    device = f"{tmp_path}/dev/{assembled_as or 'md/scratch'}"
+    assert [c for c in commands(run) if c.startswith(("mkfs", "mdadm --create"))] == [f"mkfs.xfs -L scratch {device}"]
+    assert "holds no filesystem" in run.stdout
+
+
+@pytest.mark.parametrize("found, disk", [
+    (OUR_XFS, 1),                                       # a lone disk formatted directly (the first version did)
+    ("TYPE=ext4\nLABEL=data\n", 1),                     # somebody's filesystem
+    ("PTTYPE=gpt\n", 2),                                # a partition table
+    ("TYPE=linux_raid_member\nLABEL=db:data\n", 2),     # another array's member
+    ("exit 8\n", 2),                                    # blkid cannot tell (ambivalent)
+], ids=["our-xfs-on-a-lone-disk", "ext4", "partition-table", "other-array", "ambivalent"])
+def test_a_disk_that_is_not_blank_and_not_ours_is_left_alone(found, disk, tmp_path):
+    env = fake_machine(tmp_path, 4 if disk == 2 else 1)
+    (tmp_path / "state" / "fs" / f"nvme{disk}n1").write_text(found)
+    run = run_scratch(env, check=False)
+    assert run.returncode == 1 and f"error: {tmp_path}/dev/nvme{disk}n1 holds" in run.stdout, run.stdout
+    assert "leaving the disks alone" in run.stdout and not commands(run)
+
+
+def test_another_arrays_superblock_is_not_ours(tmp_path):
+    env = fake_machine(tmp_path, 2)
+    formatted(tmp_path, 2, name="db:scratch2")
+    run = run_scratch(env, check=False)
+    assert run.returncode == 1 and "holds 'linux_raid_member db:scratch2', not ours" in run.stdout and not commands(run)
+
+
+def test_disks_partly_in_our_array_and_partly_blank_are_left_alone(tmp_path):
+    env = fake_machine(tmp_path, 4)
+    formatted(tmp_path, 4)
+    (tmp_path / "state" / "superblock" / "nvme3n1").unlink()
+    run = run_scratch(env, check=False)
+    assert run.returncode == 1 and "3 of 4 disks carry our array, the others are blank" in run.stdout
+    assert not commands(run)
+
+
+def test_a_foreign_filesystem_on_the_array_is_left_alone(tmp_path):
     env = fake_machine(tmp_path, 2)
     formatted(tmp_path, 2, assembled_as="md127")
-    (tmp_path / "state" / "label" / "md127").write_text("database\n")
+    (tmp_path / "state" / "fs" / "array").write_text("TYPE=ext4\nLABEL=database\n")
     run = run_scratch(env, check=False)
-    assert run.returncode == 1 and "labelled 'database', not ours" in run.stdout and not commands(run)
+    assert run.returncode == 1 and "holds 'ext4 database', not ours" in run.stdout and not commands(run)
 
 
-def test_scratch_does_nothing_when_mounted(tmp_path):
-    run = run_scratch(fake_machine(tmp_path, 8, mounted=True))
-    assert "already mounted" in run.stdout and not commands(run)
+def test_without_blkid_nothing_looks_blank(tmp_path):
+    """A probe that cannot run must not read as "nothing there"."""
+    env = fake_machine(tmp_path, 1)
+    (tmp_path / "bin" / "blkid").write_text("#!/bin/bash\nexit 127\n")
+    run = run_scratch(env, check=False)
+    assert run.returncode == 1 and "unreadable (blkid exit 127)" in run.stdout and not commands(run)
+
+
+def test_gce_local_ssds_reboot_by_model(tmp_path):
+    """GCE local SSDs report nvme_card, their persistent boot disk nvme_card-pd: only the former are ours."""
+    env = fake_machine(tmp_path, 0)
+    block = Path(env["SYSFS_ROOT"]) / "block"
+    (block / "nvme0n1" / "device" / "model").write_text(f"{'nvme_card-pd':<40}\n")
+    for index in range(1, 17):
+        (block / f"nvme{index}n1" / "device").mkdir(parents=True)
+        (block / f"nvme{index}n1" / "device" / "model").write_text(f"{'nvme_card':<40}\n")
+    env = {**env, "DISK_MODEL": "nvme_card"}
+    first = commands(run_scratch(env, expected=16))
+    assert first == _first_boot(tmp_path, 16)
+    apply(tmp_path, first)
+    reboot(tmp_path, "md127")
+    assert commands(run_scratch(env, expected=16))[-2] == f"mount -o noatime,nodiratime {tmp_path}/dev/md127 /scratch"
 
 
 def test_scratch_skips_types_without_local_disks(tmp_path):
