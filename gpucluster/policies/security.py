@@ -1,9 +1,12 @@
 """Security pack: IMDSv2, private nodes, encryption, locked-down buckets, no open ingress, EFA group scoped to
-itself, no wildcard IAM actions, Shielded VM and OS Login on GCP."""
+itself, no wildcard IAM actions, Shielded VM and OS Login on GCP, no GCP basic roles. Read by resource type and
+links, never by gpucluster's names, so that they hold for any Pulumi program."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import re
 
 from pulumi_policy import (
     ReportViolation,
@@ -12,15 +15,21 @@ from pulumi_policy import (
     StackValidationArgs,
 )
 
-from ..graph import GCS_BUCKET, LAUNCH_TEMPLATE
-from .common import BUCKET, as_graph, declare
+from ..graph import COMPUTED, GCS_BUCKET, LAUNCH_TEMPLATE
+from .common import BUCKET, as_graph, declare, is_set
 
 NAME = "gpucluster-security"
 INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
 SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
-ANYWHERE = ("0.0.0.0/0", "::/0")
 FIREWALL = "gcp:compute/firewall:Firewall"
+# Firewall policies (hierarchical, global and regional network policies): one rule per resource, or a list of them.
+FIREWALL_POLICY_RULES = ("gcp:compute/firewallPolicyRule:FirewallPolicyRule",
+                         "gcp:compute/networkFirewallPolicyRule:NetworkFirewallPolicyRule",
+                         "gcp:compute/regionNetworkFirewallPolicyRule:RegionNetworkFirewallPolicyRule")
+FIREWALL_POLICIES_WITH_RULES = ("gcp:compute/firewallPolicyWithRules:FirewallPolicyWithRules",
+                                "gcp:compute/networkFirewallPolicyWithRules:NetworkFirewallPolicyWithRules",
+                                "gcp:compute/regionNetworkFirewallPolicyWithRules:RegionNetworkFirewallPolicyWithRules")
 
 
 def _imdsv2(args: ResourceValidationArgs, report: ReportViolation) -> None:
@@ -89,17 +98,56 @@ def _denies_plain_http(document: object) -> bool:
     )
 
 
+def _anywhere(ranges) -> list[str]:
+    """The ranges that cover every address: 0.0.0.0/0 and ::/0 however written (0::/0, 0.0.0.0/0.0.0.0 ...)."""
+    found = []
+    for value in ranges or []:
+        try:
+            if ipaddress.ip_network(str(value), strict=False).prefixlen == 0:
+                found.append(str(value))
+        except ValueError:
+            continue  # not known yet, or not a range
+    return found
+
+
+def _given(props, key: str) -> bool:
+    """Whether a property has a value, known or not yet known, and is not an empty list; without tripping the
+    unknown-checking proxy (an unknown is a string sentinel, lists inside are proxies with a length)."""
+    if not is_set(props, key):
+        return False
+    try:
+        value = props["__target"][key]
+    except (KeyError, TypeError):
+        value = props[key]
+    return isinstance(value, str) or not hasattr(value, "__len__") or len(value) > 0
+
+
 def _no_open_ingress(args: ResourceValidationArgs, report: ReportViolation) -> None:
     props, kind = args.props, args.resource_type
-    if kind == FIREWALL and (props.get("direction") or "INGRESS") == "INGRESS" and props.get("allows"):
-        opened = sorted(set(props.get("sourceRanges") or []) & set(ANYWHERE))
-        if opened and not props.get("disabled"):
+    if kind == FIREWALL and (props.get("direction") or "INGRESS") == "INGRESS" and props.get("allows") and not props.get("disabled"):
+        opened = _anywhere(props.get("sourceRanges"))
+        if opened:
             report(f"admits traffic from anywhere ({', '.join(opened)})")
-    elif kind == INGRESS and (props.get("cidrIpv4") in ANYWHERE or props.get("cidrIpv6") in ANYWHERE):
+        elif not any(_given(props, key) for key in ("sourceRanges", "sourceTags", "sourceServiceAccounts")):
+            # An ingress rule with no source applies to 0.0.0.0/0 (gcloud compute firewall-rules create, --source-ranges;
+            # hashicorp/terraform-provider-google#6789).
+            report("admits traffic from anywhere (no source given, which GCP reads as 0.0.0.0/0)")
+    elif kind in FIREWALL_POLICY_RULES or kind in FIREWALL_POLICIES_WITH_RULES:
+        rules = [props] if kind in FIREWALL_POLICY_RULES else props.get("rules") or []
+        for index, rule in enumerate(rules):
+            if (rule.get("direction") or "INGRESS") != "INGRESS" or rule.get("action") != "allow" or rule.get("disabled"):
+                continue
+            opened = _anywhere((rule.get("match") or {}).get("srcIpRanges"))
+            if opened:
+                priority = rule.get("priority")  # rules are known by their priority; numbers arrive as doubles
+                where = "" if kind in FIREWALL_POLICY_RULES else \
+                    f"rule {priority:g} " if isinstance(priority, (int, float)) else f"rule {index} "
+                report(f"{where}admits traffic from anywhere ({', '.join(opened)})")
+    elif kind == INGRESS and (_anywhere([props.get("cidrIpv4")]) or _anywhere([props.get("cidrIpv6")])):
         report(f"admits traffic from anywhere ({props.get('cidrIpv4') or props.get('cidrIpv6')})")
     elif kind == SECURITY_GROUP:
         for rule in props.get("ingress") or []:
-            if set(rule.get("cidrBlocks") or []) & set(ANYWHERE) or set(rule.get("ipv6CidrBlocks") or []) & set(ANYWHERE):
+            if _anywhere(rule.get("cidrBlocks")) or _anywhere(rule.get("ipv6CidrBlocks")):
                 report("has an inline ingress rule open to anywhere")
 
 
@@ -137,7 +185,7 @@ def _no_wildcards(args: ResourceValidationArgs, report: ReportViolation) -> None
 
 
 def _gcp_vm(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    if args.resource_type not in ("gcp:compute/instanceTemplate:InstanceTemplate", "gcp:compute/instance:Instance"):
+    if args.resource_type not in GCP_VMS:
         return
     shielded = args.props.get("shieldedInstanceConfig") or {}
     off = [k for k in ("enableSecureBoot", "enableVtpm", "enableIntegrityMonitoring") if not shielded.get(k)]
@@ -149,23 +197,91 @@ def _gcp_vm(args: ResourceValidationArgs, report: ReportViolation) -> None:
 
 
 PRIMITIVE_ROLES = {"roles/owner", "roles/editor", "roles/viewer"}
+SERVICE_ACCOUNT = "gcp:serviceaccount/account:Account"
+# Every IAM member, binding and policy of the Google provider, at any level: projects/iAMMember, folder/iAMBinding,
+# organizations/iAMPolicy, serviceaccount/iAMMember, storage/bucketIAMMember, bigquery/datasetIamMember ... Not
+# IamMemberRemove (it takes a role away), IAMAuditConfig or IAMCustomRole (they grant nothing).
+_GRANT = re.compile(r"IAM(Member|Binding|Policy)$", re.IGNORECASE)
+# The Compute Engine default service account, which Google grants roles/editor on the project when the Compute
+# Engine API is enabled, unless the organisation policy iam.automaticIamGrantsForDefaultServiceAccounts is enforced.
+_DEFAULT_COMPUTE_ACCOUNT = re.compile(r"^(\d+-compute@developer\.gserviceaccount\.com|default)$")
 
 
-def _no_primitive_roles(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    """Grants of GCP's basic roles, on a project, folder, organisation or service account, in any IAM form."""
-    kind = args.resource_type
-    if not kind.startswith("gcp:") or "/iAM" not in kind:
-        return
-    if kind.endswith(":IAMPolicy"):
+def _grants(grant) -> list[tuple[str, list[str]]]:
+    """(role, members) pairs that an IAM member, binding or policy grants; roles not known yet are left out."""
+    inputs = grant["inputs"]
+    if grant["type"].lower().endswith("iampolicy"):
         try:
-            bindings = json.loads(args.props.get("policyData") or "{}").get("bindings") or []
+            bindings = json.loads(inputs.get("policyData") or "{}").get("bindings") or []
         except (ValueError, TypeError, AttributeError):
-            return
-        roles = {b.get("role") for b in bindings if isinstance(b, dict)}
-    else:
-        roles = {args.props.get("role")}
-    for role in sorted(roles & PRIMITIVE_ROLES):
-        report(f"grants the basic role {role}, which spans every service of the project; grant predefined roles instead")
+            return []
+        return [(b.get("role"), [m for m in b.get("members") or [] if isinstance(m, str)]) for b in bindings if isinstance(b, dict)]
+    members = inputs.get("members") if "members" in inputs else [inputs.get("member")]
+    return [(inputs.get("role"), [m for m in members if isinstance(m, str) and m] if isinstance(members, list) else [])]
+
+
+def _account_email(vm) -> str | None:
+    """The address of the service account a VM names; "" when it names none but has a service account block (GCE then
+    attaches the Compute Engine default one); None without a block, or while the address is not known."""
+    account = vm["inputs"].get("serviceAccount")
+    if not isinstance(account, dict):
+        return None
+    email = account.get("email")
+    return email or "" if email != COMPUTED else None
+
+
+def _node_accounts(graph) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """The service accounts GCP VMs run as: by the Account resource their serviceAccount input comes from, and by
+    the address they name (an account made elsewhere)."""
+    by_urn: dict[str, list[str]] = {}
+    by_email: dict[str, list[str]] = {}
+    for vm in (r for kind in GCP_VMS for r in graph.of_type(kind)):
+        for account in graph.linked(vm, "serviceAccount", type_=SERVICE_ACCOUNT):
+            by_urn.setdefault(account["urn"], []).append(vm["name"])
+        email = _account_email(vm)
+        if email:
+            by_email.setdefault(email, []).append(vm["name"])
+    return by_urn, by_email
+
+
+def _grantee(graph, grant, members: list[str], nodes: tuple[dict, dict]) -> str:
+    """Who gets the role, as precisely as the graph says: the VMs' own service account (through the member's link
+    to the Account, else its address), another service account of the stack, else the members as written."""
+    by_urn, by_email = nodes
+    accounts = graph.linked(grant, "member", "members", type_=SERVICE_ACCOUNT)
+    for account in accounts:
+        if account["urn"] in by_urn:
+            return f" to the service account the GPU VMs run as ({account['name']}, used by {', '.join(by_urn[account['urn']])})"
+    for member in members:
+        email = member.removeprefix("serviceAccount:")
+        if member.startswith("serviceAccount:") and email in by_email:
+            return f" to the service account the GPU VMs run as ({email}, used by {', '.join(by_email[email])})"
+    if accounts:
+        return f" to the service account {accounts[0]['name']}"
+    known = [m for m in members if m != COMPUTED]
+    return f" to {', '.join(known)}" if known else ""
+
+
+def _no_primitive_roles(args: StackValidationArgs, report: ReportViolation) -> None:
+    """Grants of GCP's basic roles, in any IAM form at any level, each naming its grantee (the nodes' own service
+    account when the links lead there); and GCP VMs that run as the Compute Engine default service account, which
+    holds roles/editor by default. A stack policy, for the links from members to service accounts."""
+    graph = as_graph(args.resources)
+    nodes = _node_accounts(graph)
+    for grant in graph.resources:
+        kind = grant["type"]
+        if not kind.startswith("gcp:") or not _GRANT.search(kind.rsplit(":", 1)[-1]):
+            continue
+        for role, members in _grants(grant):
+            if role in PRIMITIVE_ROLES:
+                report(f"grants the basic role {role}{_grantee(graph, grant, members, nodes)}, which spans every service "
+                       "of the project; grant predefined roles instead", grant["urn"])
+    for vm in (r for kind in GCP_VMS for r in graph.of_type(kind)):
+        email = _account_email(vm)
+        if email is not None and (email == "" or _DEFAULT_COMPUTE_ACCOUNT.match(email)):
+            report("runs as the Compute Engine default service account, which Google grants roles/editor on the project "
+                   "(unless iam.automaticIamGrantsForDefaultServiceAccounts is enforced): give the VMs an account of their own",
+                   vm["urn"])
 
 
 def _policy(name, description, validate, severity, remediation, stack=False):
@@ -176,19 +292,21 @@ POLICIES = [
     _policy("imdsv2-required", "Nodes require IMDSv2 session tokens.", _imdsv2, Severity.HIGH,
             "GpuInstanceGroup sets httpTokens: required; keep it."),
     _policy("no-public-ip-on-gpu-nodes", "No interface of a GPU node gets a public IP (AWS launch templates, GCP templates and instances).", _no_public_ip, Severity.HIGH,
-            "Set associatePublicIpAddress 'false' on every launch-template interface; reach nodes with Session Manager."),
+            "Set associatePublicIpAddress 'false' on every launch-template interface and give GCP NICs no accessConfigs; reach nodes with Session Manager or IAP."),
     _policy("encrypted-volumes", "Every block volume is encrypted.", _encrypted, Severity.HIGH,
             "Set encrypted on every EBS mapping."),
     _policy("buckets-locked-down", "Buckets block public access, are encrypted, and refuse plain HTTP (S3); enforce public access prevention and uniform access (Cloud Storage).", _buckets,
             Severity.HIGH, "Create buckets through TieredStorage, which adds all three.", stack=True),
-    _policy("no-ingress-from-anywhere", "No security group or firewall admits traffic from 0.0.0.0/0 or ::/0.", _no_open_ingress,
-            Severity.CRITICAL, "Reference security groups instead of open CIDRs."),
+    _policy("no-ingress-from-anywhere", "No security group, firewall or firewall-policy rule admits traffic from 0.0.0.0/0 or ::/0.", _no_open_ingress,
+            Severity.CRITICAL, "Reference security groups, or the cluster's own ranges, instead of open CIDRs."),
     _policy("efa-group-self-only", "The EFA security group allows traffic only to and from itself.", _efa_self_only,
             Severity.MEDIUM, "Put other traffic on a separate group (ClusterNetwork's nodes group).", stack=True),
     _policy("no-wildcard-iam-actions", "Node IAM policies name their actions; no wildcards.", _no_wildcards,
             Severity.HIGH, "List the actions the node needs (NodeIdentity does)."),
-    _policy("no-primitive-roles", "No GCP basic roles (owner, editor, viewer) are granted.", _no_primitive_roles,
-            Severity.HIGH, "Grant the predefined roles the workload needs (the node service account gets bucket-level roles)."),
+    _policy("no-primitive-roles", "No GCP basic roles (owner, editor, viewer) are granted, and GCP VMs do not run as the Compute Engine default service account (which holds roles/editor).",
+            _no_primitive_roles, Severity.HIGH,
+            "Grant the predefined roles the workload needs (the node service account gets bucket-level roles); give VMs a service account of their own.",
+            stack=True),
     _policy("gcp-shielded-vm-and-os-login", "GCP VMs run as Shielded VMs with OS Login.", _gcp_vm, Severity.MEDIUM,
             "Enable secure boot, vTPM and integrity monitoring, and set enable-oslogin TRUE."),
 ]

@@ -93,29 +93,34 @@ def _customer_keys(args: StackValidationArgs, report: ReportViolation) -> None:
         elif kind == GCS_BUCKET and not is_set(props.get("encryption") or {}, "defaultKmsKeyName"):
             report("has no customer-managed encryption key (encryption.defaultKmsKeyName)", urn)
         elif kind in GCP_DISK_HOLDERS:
-            for index, disk in enumerate(_gcp_disks(kind, props)):
+            for index, (disk, prop) in enumerate(_gcp_disks(kind, props)):
+                if is_set(disk, "source") and graph.linked(resource, prop, type_=GCP_DISKS[0]) + graph.linked(resource, prop, type_=GCP_DISKS[1]):
+                    continue  # an existing disk of this stack, attached: its own key is checked on it
                 if not is_set(disk.get("diskEncryptionKey") or {}, "kmsKeySelfLink"):
                     report(f"disk {index} has no customer-managed key (diskEncryptionKey.kmsKeySelfLink)", urn)
 
 
+GCP_DISKS = ("gcp:compute/disk:Disk", "gcp:compute/regionDisk:RegionDisk")
 GCP_DISK_HOLDERS = ("gcp:compute/instanceTemplate:InstanceTemplate", "gcp:compute/regionInstanceTemplate:RegionInstanceTemplate",
-                    "gcp:compute/instance:Instance", "gcp:compute/disk:Disk")
+                    "gcp:compute/instance:Instance", *GCP_DISKS)
 
 
-def _gcp_disks(kind: str, props) -> list:
-    """The disks a GCP resource creates, each with its `diskEncryptionKey`."""
-    if kind == "gcp:compute/disk:Disk":
-        return [props]
+def _gcp_disks(kind: str, props) -> list[tuple[dict, str]]:
+    """The disks a GCP resource creates or attaches, each with its `diskEncryptionKey` (and `source` when it attaches
+    an existing disk), and the input it is given in."""
+    if kind in GCP_DISKS:
+        return [(props, "diskEncryptionKey")]
     if kind == "gcp:compute/instance:Instance":
-        disks = [props.get("bootDisk") or {}, *(props.get("attachedDisks") or [])]  # each names its key directly
-        return [{"diskEncryptionKey": {"kmsKeySelfLink": disk.get("kmsKeySelfLink")}} for disk in disks]
-    return list(props.get("disks") or [])
+        disks = [(props.get("bootDisk") or {}, "bootDisk"), *((d, "attachedDisks") for d in props.get("attachedDisks") or [])]
+        return [({"diskEncryptionKey": {"kmsKeySelfLink": disk.get("kmsKeySelfLink")}, "source": disk.get("source")}, prop)
+                for disk, prop in disks]  # each names its key directly
+    return [(disk, "disks") for disk in props.get("disks") or []]
 
 
 customer_keys = declare(
     stack=True,
     name="customer-managed-keys",
-    description="Buckets and file systems are encrypted with customer-managed keys (S3 access-log buckets excepted: S3 allows them no other).",
+    description="Buckets, file systems and GCP disks are encrypted with customer-managed keys (S3 access-log buckets excepted: S3 allows them no other).",
     validate=_customer_keys,
     severity=Severity.HIGH,
     remediation="Create the storage through TieredStorage, which uses the cluster's KMS key.",
