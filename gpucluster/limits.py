@@ -13,10 +13,10 @@ from collections.abc import Iterator
 
 from . import naming
 from .catalog import InstanceType, load
-from .plan import wants_placement_group
+from .plan import node_setup, wants_placement_group
 from .problems import Problem
 from .spec import ClusterSpec, Pool
-from .userdata import GCE_LOCAL_SSD_MODEL, ScratchSetup, SharedMount, Watcher, render
+from .userdata import NodeSetup, node_script
 
 
 def _instance(spec: ClusterSpec, pool: Pool) -> InstanceType | None:
@@ -118,7 +118,7 @@ def check_image_ids(spec: ClusterSpec) -> Iterator[Problem]:
 
 
 # What the user data holds that is unknown until deploy, at its documented longest: the file system's address and mount name.
-_SHARED_UNKNOWNS = {
+SHARED_UNKNOWNS = {
     "aws": ("f" * 275, "m" * 8),  # FSx API Reference, FileSystem: DNSName; LustreFileSystemConfiguration: MountName
     "gcp": ("255.255.255.255", "m" * 8),  # Managed Lustre mount point <IP>@tcp:/<filesystem, at most 8 characters>
 }
@@ -126,39 +126,37 @@ _USER_DATA_SOURCE = ("EC2 User Guide, 'Run commands when you launch an EC2 insta
                      "base64; gpucluster.userdata holds GCE startup scripts to the same, within GCE's 256 KB per metadata value")
 
 
-def longest_node_setup(spec: ClusterSpec, i: int, instance: InstanceType) -> tuple[dict, dict[str, str]]:
-    """`render`'s arguments for pools[i] as the cluster components pass them, with what is unknown before deploy at
-    its longest, and the free-text spec fields they carry (path -> value)."""
-    storage, pool = spec.storage, spec.pools[i]
-    checkpoint, plan, gcp = pool.checkpoint, pool.capacity.plan(), spec.cloud == "gcp"
-    args: dict = {"disk_model": GCE_LOCAL_SSD_MODEL if gcp else None}
-    fields: dict[str, str] = {}
-    if storage.scratch and instance.local_disks.count:
-        args["scratch"] = ScratchSetup(storage.scratch.mount, instance.local_disks.count)
-        fields["storage.scratch.mount"] = storage.scratch.mount
-    if storage.shared:
-        args["shared"] = SharedMount(*_SHARED_UNKNOWNS[spec.cloud], storage.shared.mount)
-        fields["storage.shared.mount"] = storage.shared.mount
-    if plan.spot or (gcp and plan.flex_start):
-        bucket = naming.bucket(naming.storage(spec.name), "checkpoints") + naming.AUTONAME_SUFFIX  # autonamed on both clouds
-        destination = (f"{'gs' if gcp else 's3'}://{bucket}/{spec.name}/{pool.name}"
-                       if checkpoint.to == "s3" else f"{storage.shared.mount if storage.shared else ''}/checkpoints/{pool.name}")
-        args["watcher"] = Watcher(checkpoint.command or "", checkpoint.directory, destination,
-                                  "" if gcp else naming.CHECKPOINT_HOOK, checkpoint.heartbeat_seconds, spec.cloud)
-        fields[f"pools[{i}].checkpoint.command"] = checkpoint.command or ""
-        fields[f"pools[{i}].checkpoint.directory"] = checkpoint.directory
-    return args, fields
+def longest_node_script(spec: ClusterSpec, setup: NodeSetup) -> str:
+    """A pool's node script as the cluster components render it, with what is unknown before deploy at its longest.
+    Raises ValueError past the user-data limit (gpucluster.userdata.render)."""
+    address, mount_name = SHARED_UNKNOWNS[spec.cloud]
+    bucket = naming.bucket(naming.storage(spec.name), "checkpoints") + naming.AUTONAME_SUFFIX  # autonamed on both clouds
+    return node_script(setup, address, mount_name, bucket)
+
+
+def _free_text(setup: NodeSetup, i: int) -> dict[str, str]:
+    """The spec's free-text fields a node script carries (path -> value): the ones a user can shorten."""
+    fields = {}
+    if setup.scratch:
+        fields["storage.scratch.mount"] = setup.scratch.mount
+    if setup.shared_mount:
+        fields["storage.shared.mount"] = setup.shared_mount
+    if setup.checkpoint:
+        fields[f"pools[{i}].checkpoint.command"] = setup.checkpoint.command or ""
+        fields[f"pools[{i}].checkpoint.directory"] = setup.checkpoint.directory
+    return fields
 
 
 def check_user_data(spec: ClusterSpec) -> Iterator[Problem]:
     for i, pool in enumerate(spec.pools):
         instance = _instance(spec, pool)
-        if instance is None:
+        setup = node_setup(spec, pool, instance) if instance else None
+        if setup is None:
             continue
-        args, fields = longest_node_setup(spec, i, instance)
         try:
-            render(**args)
+            longest_node_script(spec, setup)
         except ValueError as exc:  # render refuses more than EC2_USER_DATA_LIMIT bytes
+            fields = _free_text(setup, i)
             path = max(fields, key=lambda p: len(fields[p]))  # the longest free text in it is the one to shorten
             yield Problem(path, f"makes the node setup script of pools[{i}] too large ({exc}), counting the file system's "
                                 f"address and mount name at their longest ({_USER_DATA_SOURCE}). Shorten {path}")

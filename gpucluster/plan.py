@@ -15,6 +15,7 @@ from .fabric import AwsInterface, GcpNic, aws_interfaces, gcp_nics
 from .sizing import LustrePlan, ManagedLustrePlan, plan_lustre, plan_managed_lustre
 from .regions import expand
 from .spec import ClusterSpec, Pool
+from .userdata import NodeSetup, ScratchSetup
 
 
 
@@ -117,6 +118,21 @@ def address_plan(spec: ClusterSpec) -> AddressPlan:
         zone: spec.network.private_subnets.get(zone, str(slices[i])) for i, zone in enumerate(spec.zones)
     }
     return AddressPlan(str(vpc), private, spec.network.public_subnet or str(slices[-1]))
+
+
+def node_setup(spec: ClusterSpec, pool: Pool, instance: InstanceType) -> NodeSetup | None:
+    """What the pool's nodes set up at boot (None: nothing, so no script): scratch over the local disks the type has,
+    the shared file system, and the checkpoint watcher for nodes that can be taken away. Both clouds' components and
+    the user-data limit check read this one decision."""
+    scratch = spec.storage.scratch
+    capacity = pool.capacity.plan()
+    setup = NodeSetup(
+        cloud=spec.cloud, cluster=spec.name, pool=pool.name,
+        scratch=ScratchSetup(scratch.mount, instance.local_disks.count) if scratch and instance.local_disks.count else None,
+        shared_mount=spec.storage.shared.mount if spec.storage.shared else None,
+        checkpoint=pool.checkpoint if capacity.spot or capacity.flex_start else None,
+    )
+    return setup if setup.scratch or setup.shared_mount or setup.checkpoint else None
 
 
 def gpus_at_max(spec: ClusterSpec) -> int:

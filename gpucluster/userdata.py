@@ -9,6 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from importlib import resources
 
+from .naming import CHECKPOINT_HOOK
+from .spec import Checkpoint
+
 EC2_USER_DATA_LIMIT = 16 * 1024  # bytes, before base64 (EC2 User Guide, "instance user data")
 
 
@@ -111,3 +114,30 @@ def render(
 
 
 GCE_LOCAL_SSD_MODEL = "nvme_card"  # what GCE local SSDs report (their persistent disks say "nvme_card-pd")
+
+
+@dataclass(frozen=True)
+class NodeSetup:
+    """What a pool's nodes set up at every boot, decided from the spec alone (gpucluster.plan.node_setup), so that
+    whether a node has a script at all is known at preview; only addresses and names may wait for deploy."""
+
+    cloud: str
+    cluster: str
+    pool: str
+    scratch: ScratchSetup | None
+    shared_mount: str | None  # where the shared file system mounts, when the cluster has one
+    checkpoint: Checkpoint | None  # the pool's checkpoint settings, when its nodes can be taken away (spot, flex-start)
+
+
+def node_script(setup: NodeSetup, fs_address: str | None, fs_mount_name: str | None, checkpoint_bucket: str | None) -> str:
+    """The node's user data (AWS) or startup script (GCP) for `setup`, once the file system's address and mount name
+    and the checkpoint bucket's name are known (or stood in for, by the limit check, at their longest)."""
+    gcp, checkpoint = setup.cloud == "gcp", setup.checkpoint
+    watcher = None
+    if checkpoint:
+        destination = (f"{'gs' if gcp else 's3'}://{checkpoint_bucket}/{setup.cluster}/{setup.pool}" if checkpoint.to == "s3"
+                       else f"{setup.shared_mount}/checkpoints/{setup.pool}")
+        watcher = Watcher(checkpoint.command or "", checkpoint.directory, destination, "" if gcp else CHECKPOINT_HOOK,
+                          checkpoint.heartbeat_seconds, setup.cloud)
+    shared = SharedMount(fs_address, fs_mount_name, setup.shared_mount) if setup.shared_mount else None
+    return render(scratch=setup.scratch, shared=shared, watcher=watcher, disk_model=GCE_LOCAL_SSD_MODEL if gcp else None)

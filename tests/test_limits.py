@@ -12,6 +12,7 @@ import pytest
 
 from gpucluster import limits, naming, userdata
 from gpucluster.catalog import load
+from gpucluster.plan import node_setup
 from gpucluster.preview.mocks import AUTONAMED, autoname
 from gpucluster.problems import SpecError
 from gpucluster.spec import ClusterSpec, Pool
@@ -208,15 +209,17 @@ def test_the_checked_script_is_the_deployed_one_with_unknowns_at_their_longest(f
     scripts = _scripts(spec, result)
     assert set(scripts) == set(range(len(spec.pools)))  # every pool of these specs has a script
     for i, script in scripts.items():
-        args, _ = limits.longest_node_setup(spec, i, load(spec.cloud)[spec.pools[i].instance_type])
-        if "shared" in args:  # what the deploy filled in, in place of the longest values
+        setup = node_setup(spec, spec.pools[i], load(spec.cloud)[spec.pools[i].instance_type])
+        dns = mount = None
+        if setup.shared_mount:  # what the deploy filled in, in place of the longest values
             dns, mount = (re.search(rf'{key}="([^"]*)"', script).group(1) for key in ("FSX_DNS", "FSX_MOUNT_NAME"))
-            assert len(dns) <= len(args["shared"].dns_name) and len(mount) <= len(args["shared"].mount_name)
-            args["shared"] = userdata.SharedMount(dns, mount, args["shared"].mount)
+            longest_dns, longest_mount = limits.SHARED_UNKNOWNS[spec.cloud]
+            assert len(dns) <= len(longest_dns) and len(mount) <= len(longest_mount)
         bucket = naming.bucket(naming.storage(spec.name), "checkpoints")
         deployed = script.replace(autoname(naming.S3_BUCKET.type if spec.cloud == "aws" else naming.GCS_BUCKET.type, bucket),
                                   bucket + naming.AUTONAME_SUFFIX)
-        assert userdata.render(**args) == deployed, f"pools[{i}]"
+        assert userdata.node_script(setup, dns, mount, bucket + naming.AUTONAME_SUFFIX) == deployed, f"pools[{i}]"
+        assert len(limits.longest_node_script(spec, setup)) >= len(deployed)
 
 
 # User data -------------------------------------------------------------------------------------------------------
@@ -237,7 +240,8 @@ def test_a_command_the_node_never_runs_is_not_counted():
 def test_the_limit_counts_the_file_system_at_its_longest(monkeypatch):
     spec = spec_with(pools=[pool(**SPOT)], storage={"scratch": {}, "shared": {"throughputGbps": 10}})
     instance = load("aws")["p5.48xlarge"]
-    size = len(userdata.render(**limits.longest_node_setup(load_spec(spec)[0], 0, instance)[0]).encode())
+    loaded = load_spec(spec)[0]
+    size = len(limits.longest_node_script(loaded, node_setup(loaded, loaded.pools[0], instance)).encode())
     monkeypatch.setattr(userdata, "EC2_USER_DATA_LIMIT", size)
     assert errors(spec) == {}
     monkeypatch.setattr(userdata, "EC2_USER_DATA_LIMIT", size - 1)

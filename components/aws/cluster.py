@@ -8,14 +8,14 @@ import pulumi
 import pulumi_aws as aws
 
 from gpucluster import naming
-from gpucluster.plan import PoolPlan, address_plan, fabric_zone, lustre_plan, plan_pool
+from gpucluster.plan import PoolPlan, address_plan, fabric_zone, lustre_plan, node_setup, plan_pool
 from gpucluster.spec import ClusterSpec
-from gpucluster.userdata import ScratchSetup, SharedMount, Watcher, render
+from gpucluster.userdata import node_script
 
 from .identity import NodeIdentity, NodeIdentityArgs
 from .instance_group import DEFAULT_IMAGES, GpuInstanceGroup, GpuInstanceGroupArgs
 from .network import ClusterNetwork, ClusterNetworkArgs
-from .spot_pool import CHECKPOINT_HOOK, SpotTrainingPool, SpotTrainingPoolArgs
+from .spot_pool import SpotTrainingPool, SpotTrainingPoolArgs
 from .storage import TieredStorage, TieredStorageArgs
 
 
@@ -125,39 +125,15 @@ class AwsGpuCluster(pulumi.ComponentResource):
         )
 
     def _user_data(self, plan: PoolPlan) -> pulumi.Output[str] | None:
-        spec, storage, pool = self._spec, self.storage, plan.pool
-        scratch = (
-            ScratchSetup(spec.storage.scratch.mount, plan.instance.local_disks.count)
-            if spec.storage.scratch and plan.instance.local_disks.count
-            else None
-        )
-        shared_on = storage is not None and storage.file_system_dns_name is not None
-        checkpoint = pool.checkpoint
-        if not (scratch or shared_on or plan.capacity.spot):
+        setup = node_setup(self._spec, plan.pool, plan.instance)
+        if setup is None:
             return None
+        storage = self.storage  # present whenever the setup mounts the file system or checkpoints to S3
         return pulumi.Output.all(
-            storage.file_system_dns_name if shared_on else None,
-            storage.file_system_mount_name if shared_on else None,
+            storage.file_system_dns_name if setup.shared_mount else None,
+            storage.file_system_mount_name if setup.shared_mount else None,
             storage.checkpoint_bucket if storage else None,
-        ).apply(
-            lambda values: render(
-                scratch=scratch,
-                shared=SharedMount(values[0], values[1], spec.storage.shared.mount) if shared_on else None,
-                watcher=Watcher(
-                    checkpoint_command=checkpoint.command or "",
-                    checkpoint_dir=checkpoint.directory,
-                    destination=(
-                        f"s3://{values[2]}/{spec.name}/{pool.name}"
-                        if checkpoint.to == "s3"
-                        else f"{spec.storage.shared.mount}/checkpoints/{pool.name}"
-                    ),
-                    lifecycle_hook=CHECKPOINT_HOOK,
-                    heartbeat_seconds=checkpoint.heartbeat_seconds,
-                )
-                if plan.capacity.spot
-                else None,
-            )
-        )
+        ).apply(lambda values: node_script(setup, *values))
 
     def _check_reservation(self, name: str, plan: PoolPlan) -> None:
         """Read the reservation and refuse a type or zone that differs from the pool's (checked when it is known)."""

@@ -9,9 +9,9 @@ import pulumi_gcp as gcp
 
 from gpucluster import naming
 from gpucluster.plan import (PoolPlan, address_plan, fabric_zone, gcp_network_plan, gcs_bucket_location, managed_lustre_plan,
-                             plan_pool)
+                             node_setup, plan_pool)
 from gpucluster.spec import ClusterSpec
-from gpucluster.userdata import GCE_LOCAL_SSD_MODEL, ScratchSetup, SharedMount, Watcher, render
+from gpucluster.userdata import node_script
 
 from .instance_group import GpuInstanceGroup, GpuInstanceGroupArgs
 from .network import ClusterNetwork, ClusterNetworkArgs
@@ -73,22 +73,10 @@ class GcpGpuCluster(pulumi.ComponentResource):
                 naming.compact_policy(group), region=spec.region,
                 group_placement_policy={"collocation": "COLLOCATED"}, opts=child,
             ).self_link
-        scratch = spec.storage.scratch
-        scratch_setup = ScratchSetup(scratch.mount, plan.instance.local_disks.count) if scratch and plan.instance.local_disks.count else None
-        checkpoint = pool.checkpoint
-        shared = spec.storage.shared
-        watcher_on = plan.capacity.spot or plan.capacity.flex_start
-        # Decided here, from the spec, so that the template's metadata keys are known at preview.
-        needs_script = bool(scratch_setup or shared or watcher_on)
-        startup = None if not needs_script else pulumi.Output.all(self.storage.checkpoint_bucket, self.storage.lustre_mount_point).apply(lambda values: render(
-            scratch=scratch_setup,
-            shared=SharedMount(values[1].split("@")[0], values[1].rsplit("/", 1)[1], shared.mount) if shared and values[1] else None,
-            watcher=Watcher(checkpoint.command or "", checkpoint.directory,
-                            f"gs://{values[0]}/{spec.name}/{pool.name}" if checkpoint.to == "s3" else f"{shared.mount}/checkpoints/{pool.name}",
-                            lifecycle_hook="", heartbeat_seconds=checkpoint.heartbeat_seconds, cloud="gcp")
-            if watcher_on else None,
-            disk_model=GCE_LOCAL_SSD_MODEL,
-        ))
+        setup = node_setup(spec, pool, plan.instance)
+        # Whether there is a script at all is decided from the spec, so the template's metadata keys are known at preview.
+        startup = None if setup is None else pulumi.Output.all(self.storage.lustre_mount_point, self.storage.checkpoint_bucket).apply(
+            lambda values: node_script(setup, *_lustre_address(values[0]), values[1]))
         return GpuInstanceGroup(
             group,
             GpuInstanceGroupArgs(
@@ -102,3 +90,10 @@ class GcpGpuCluster(pulumi.ComponentResource):
             ),
             opts=child,
         )
+
+
+def _lustre_address(mount_point: str | None) -> tuple[str | None, str | None]:
+    """Managed Lustre's mount point, "IP@tcp:/FILESYSTEM", as the address and name the node mounts."""
+    if not mount_point:
+        return None, None
+    return mount_point.split("@")[0], mount_point.rsplit("/", 1)[1]
