@@ -63,14 +63,15 @@ class Graph:
             if is_default_provider(r["type"], r["name"])
         }
 
-    def of_type(self, type_: str) -> list[Mapping[str, Any]]:
-        return [r for r in self.resources if r["type"] == type_]
+    def of_type(self, *types: str) -> list[Mapping[str, Any]]:
+        return [r for r in self.resources if r["type"] in types]
 
-    def linked(self, resource: Mapping[str, Any], *inputs: str, type_: str | None = None) -> list[Mapping[str, Any]]:
-        """The resources the given inputs of `resource` depend on (optionally only those of `type_`)."""
+    def linked(self, resource: Mapping[str, Any], *inputs: str, type_: str | tuple[str, ...] | None = None) -> list[Mapping[str, Any]]:
+        """The resources the given inputs of `resource` depend on (optionally only those of `type_`, one or several)."""
         dependencies = resource.get("dependencies") or {}
         found = [self.by_urn[u] for name in inputs for u in dependencies.get(name, ()) if u in self.by_urn]
-        return [r for r in found if type_ is None or r["type"] == type_]
+        wanted = (type_,) if isinstance(type_, str) else type_
+        return [r for r in found if wanted is None or r["type"] in wanted]
 
     def referrers(self, resource: Mapping[str, Any], type_: str, input_name: str) -> list[Mapping[str, Any]]:
         """Resources of `type_` whose input `input_name` depends on `resource` (a bucket's settings, say)."""
@@ -95,8 +96,7 @@ class Graph:
 
     def template_of(self, group: Mapping[str, Any]) -> Mapping[str, Any] | None:
         """The launch or instance template a group launches: the one its template inputs depend on."""
-        found = self.linked(group, "launchTemplate", "mixedInstancesPolicy", "versions")
-        templates = [r for r in found if r["type"] in (LAUNCH_TEMPLATE, INSTANCE_TEMPLATE)]
+        templates = self.linked(group, "launchTemplate", "mixedInstancesPolicy", "versions", type_=(LAUNCH_TEMPLATE, INSTANCE_TEMPLATE))
         return templates[0] if templates else None
 
 

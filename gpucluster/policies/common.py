@@ -106,12 +106,16 @@ def _plain(value: Any) -> Any:
 
 
 def is_set(props: Mapping[str, Any], key: str) -> bool:
-    """Whether `key` has a value, known or not yet known: enough to tell that a key is configured at preview."""
+    """Whether `key` has a value, known or not yet known (enough to tell that a key is configured at preview); an
+    empty list or map is no value. Reads the unknown-checking proxy's target, so an unknown does not trip it."""
     try:
         target = props["__target"]
     except (KeyError, TypeError):
         target = props
-    return target.get(key) not in (None, "")
+    value = target.get(key)
+    if value is None or value == "":
+        return False
+    return isinstance(value, str) or not hasattr(value, "__len__") or len(value) > 0
 
 
 def declare(

@@ -110,25 +110,13 @@ def _anywhere(ranges) -> list[str]:
     return found
 
 
-def _given(props, key: str) -> bool:
-    """Whether a property has a value, known or not yet known, and is not an empty list; without tripping the
-    unknown-checking proxy (an unknown is a string sentinel, lists inside are proxies with a length)."""
-    if not is_set(props, key):
-        return False
-    try:
-        value = props["__target"][key]
-    except (KeyError, TypeError):
-        value = props[key]
-    return isinstance(value, str) or not hasattr(value, "__len__") or len(value) > 0
-
-
 def _no_open_ingress(args: ResourceValidationArgs, report: ReportViolation) -> None:
     props, kind = args.props, args.resource_type
     if kind == FIREWALL and (props.get("direction") or "INGRESS") == "INGRESS" and props.get("allows") and not props.get("disabled"):
         opened = _anywhere(props.get("sourceRanges"))
         if opened:
             report(f"admits traffic from anywhere ({', '.join(opened)})")
-        elif not any(_given(props, key) for key in ("sourceRanges", "sourceTags", "sourceServiceAccounts")):
+        elif not any(is_set(props, key) for key in ("sourceRanges", "sourceTags", "sourceServiceAccounts")):
             # An ingress rule with no source applies to 0.0.0.0/0 (gcloud compute firewall-rules create, --source-ranges;
             # hashicorp/terraform-provider-google#6789).
             report("admits traffic from anywhere (no source given, which GCP reads as 0.0.0.0/0)")
@@ -154,7 +142,7 @@ def _no_open_ingress(args: ResourceValidationArgs, report: ReportViolation) -> N
 def _efa_self_only(args: StackValidationArgs, report: ReportViolation) -> None:
     """A group with an all-traffic rule to or from itself is an EFA group: it may have no other rules."""
     graph = as_graph(args.resources)
-    rules = [*graph.of_type(INGRESS), *graph.of_type(EGRESS)]
+    rules = graph.of_type(INGRESS, EGRESS)
 
     def group_of(rule, prop):
         linked = graph.linked(rule, prop)
@@ -235,7 +223,7 @@ def _node_accounts(graph) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
     the address they name (an account made elsewhere)."""
     by_urn: dict[str, list[str]] = {}
     by_email: dict[str, list[str]] = {}
-    for vm in (r for kind in GCP_VMS for r in graph.of_type(kind)):
+    for vm in graph.of_type(*GCP_VMS):
         for account in graph.linked(vm, "serviceAccount", type_=SERVICE_ACCOUNT):
             by_urn.setdefault(account["urn"], []).append(vm["name"])
         email = _account_email(vm)
@@ -276,7 +264,7 @@ def _no_primitive_roles(args: StackValidationArgs, report: ReportViolation) -> N
             if role in PRIMITIVE_ROLES:
                 report(f"grants the basic role {role}{_grantee(graph, grant, members, nodes)}, which spans every service "
                        "of the project; grant predefined roles instead", grant["urn"])
-    for vm in (r for kind in GCP_VMS for r in graph.of_type(kind)):
+    for vm in graph.of_type(*GCP_VMS):
         email = _account_email(vm)
         if email is not None and (email == "" or _DEFAULT_COMPUTE_ACCOUNT.match(email)):
             report("runs as the Compute Engine default service account, which Google grants roles/editor on the project "

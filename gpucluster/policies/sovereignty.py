@@ -94,7 +94,7 @@ def _customer_keys(args: StackValidationArgs, report: ReportViolation) -> None:
             report("has no customer-managed encryption key (encryption.defaultKmsKeyName)", urn)
         elif kind in GCP_DISK_HOLDERS:
             for index, (disk, prop) in enumerate(_gcp_disks(kind, props)):
-                if is_set(disk, "source") and graph.linked(resource, prop, type_=GCP_DISKS[0]) + graph.linked(resource, prop, type_=GCP_DISKS[1]):
+                if is_set(disk, "source") and graph.linked(resource, prop, type_=GCP_DISKS):
                     continue  # an existing disk of this stack, attached: its own key is checked on it
                 if not is_set(disk.get("diskEncryptionKey") or {}, "kmsKeySelfLink"):
                     report(f"disk {index} has no customer-managed key (diskEncryptionKey.kmsKeySelfLink)", urn)
