@@ -69,20 +69,31 @@ def main() -> None:
                 "gpusPerNode": plan.gpus_per_node,
                 "efaInterfacesPerNode": efa_device_count(plan.interfaces),
                 "capacity": list(plan.pool.capacity.sources),
-                "autoScalingGroup": cluster.groups[plan.pool.name].auto_scaling_group_name,
-                **_capacity_outputs(plan, cluster),
+                **_group_outputs(plan, cluster),
             }
             for plan in plans
         },
     )
+    if cluster.kubernetes:
+        _export_kubernetes(spec, cluster.kubernetes.cluster_name, cluster.kubernetes.kubeconfig)
     if cluster.storage:
         pulumi.export("storage", _storage_outputs(spec, cluster))
     _export_gpus(plans)
-    announce_rollouts(plans)
+    announce_rollouts(plans, on_kubernetes=spec.kubernetes is not None)
 
 
-def _capacity_outputs(plan: PoolPlan, cluster: AwsGpuCluster) -> dict:
-    capacity, group = plan.pool.capacity, cluster.groups[plan.pool.name]
+def _export_kubernetes(spec: ClusterSpec, cluster_name: pulumi.Output[str], kubeconfig: pulumi.Output[str]) -> None:
+    pulumi.export("kubernetes", {
+        "clusterName": cluster_name,
+        "version": spec.kubernetes.version,
+        "clusterQueue": spec.name,
+        "localQueues": {team.name: f"{team.name}/{team.name}" for team in spec.kubernetes.teams},
+    })
+    pulumi.export("kubeconfig", kubeconfig)  # a secret: `pulumi stack output kubeconfig --show-secrets`
+
+
+def _group_outputs(plan: PoolPlan, cluster: AwsGpuCluster) -> dict:
+    capacity = plan.pool.capacity
     outputs: dict = {}
     if capacity.reservation_id:
         outputs["reservationId"] = capacity.reservation_id
@@ -90,6 +101,10 @@ def _capacity_outputs(plan: PoolPlan, cluster: AwsGpuCluster) -> dict:
         # Instances of a capacity block are terminated when it ends: checkpoint before this time.
         outputs["blockStart"] = capacity.block_start.isoformat()
         outputs["blockEnd"] = capacity.block_end.isoformat()
+    if cluster.kubernetes:
+        return {**outputs, "nodeGroup": cluster.kubernetes.node_groups[plan.pool.name].node_group_name}
+    group = cluster.groups[plan.pool.name]
+    outputs["autoScalingGroup"] = group.auto_scaling_group_name
     if isinstance(group, SpotTrainingPool):
         outputs["interruptionQueueUrl"] = group.queue_url
         outputs["checkpointTo"] = plan.pool.checkpoint.to
@@ -135,15 +150,18 @@ def gcp_main(spec: ClusterSpec) -> None:
         },
     )
     _export_gpus(plans)
-    announce_rollouts(plans)
+    announce_rollouts(plans, on_kubernetes=spec.kubernetes is not None)
     pulumi.export("storage", {"datasetBucket": cluster.storage.dataset_bucket, "checkpointBucket": cluster.storage.checkpoint_bucket})
 
 
-def announce_rollouts(plans: list[PoolPlan]) -> None:
+def announce_rollouts(plans: list[PoolPlan], on_kubernetes: bool = False) -> None:
     """Say in the preview which pools keep running nodes on an old image or template: a change is silent otherwise."""
     for plan in plans:
         pool = plan.pool
-        if plan.rolling:
+        if on_kubernetes:
+            pulumi.log.info(f"pool '{pool.name}': a Kubernetes node pool: a changed template drains and replaces running "
+                            f"nodes, {100 - pool.rollout.min_healthy_percent}% at a time; Kueue requeues the jobs they ran")
+        elif plan.rolling:
             pulumi.log.info(f"pool '{pool.name}': rollout rolling: a changed image or template replaces running nodes "
                             f"in batches, keeping {pool.rollout.min_healthy_percent}% in service")
         else:

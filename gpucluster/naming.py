@@ -30,6 +30,18 @@ def storage(cluster: str) -> str:
     return f"{cluster}-storage"
 
 
+def eks(cluster: str) -> str:
+    return f"{cluster}-eks"
+
+
+def gke(cluster: str) -> str:
+    return f"{cluster}-gke"
+
+
+def workloads(cluster: str) -> str:
+    return f"{cluster}-workloads"
+
+
 def pool_group(cluster: str, pool: str) -> str:
     return f"{cluster}-{pool}"
 

@@ -57,9 +57,12 @@ def wants_placement_group(pool: Pool, instance: InstanceType) -> bool:
     return pool.placement == "cluster"
 
 
-def rolling(pool: Pool) -> bool:
-    """Whether changes roll through running nodes: by choice, else only for inference (replacing a training node
-    kills the job running on it)."""
+def rolling(spec: ClusterSpec, pool: Pool) -> bool:
+    """Whether changes roll through running nodes: always in Kubernetes node pools (they drain and replace nodes on a
+    template change; Kueue requeues the jobs), else by choice, else only for inference (replacing a training node kills
+    the job running on it)."""
+    if spec.kubernetes:
+        return True
     strategy = pool.rollout.strategy or ("rolling" if pool.purpose == "inference" else "manual")
     return strategy == "rolling"
 
@@ -99,7 +102,7 @@ def plan_pool(spec: ClusterSpec, pool: Pool) -> PoolPlan:
         placement_group=wants_placement_group(pool, instance),
         interfaces=aws_interfaces(instance, fabric) if spec.cloud == "aws" else (),
         nics=gcp_nics(instance, fabric) if spec.cloud == "gcp" else (),
-        rolling=rolling(pool),
+        rolling=rolling(spec, pool),
     )
 
 

@@ -316,6 +316,52 @@ class Budget(_Model):
     max_gpus: int | None = Field(default=None, gt=0)
 
 
+KubernetesVersion = Literal["1.31", "1.32", "1.33", "1.34", "1.35", "1.36"]
+
+
+class Team(_Model):
+    """A team that submits jobs: a namespace with a Kueue LocalQueue pointing at the cluster's queue."""
+
+    name: Name = Field(description="The namespace and the LocalQueue's name")
+
+
+class Kubernetes(_Model):
+    """Run the pools as the GPU node pools of a managed Kubernetes cluster (EKS or GKE) instead of VM groups,
+    with the GPU and fabric plugins, the storage drivers, and Kueue queues over the pools."""
+
+    version: KubernetesVersion = Field(
+        default="1.35", description="Control-plane minor version; the Kubernetes API objects are checked against it"
+    )
+    release_channel: Literal["RAPID", "REGULAR", "STABLE", "EXTENDED"] = Field(
+        default="REGULAR", description="GKE: the release channel that upgrades the cluster"
+    )
+    admins: list[Annotated[str, StringConstraints(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]+$")]] = Field(
+        default_factory=list,
+        description="EKS: IAM roles or users given cluster-admin through access entries (the creator gets none)",
+    )
+    public_access_cidrs: list[Cidr] = Field(
+        default_factory=list,
+        description="The API endpoint is private; list networks here to also open it to them (never to all). The "
+        "machine that runs `pulumi up` must reach the endpoint to install the add-ons",
+    )
+    teams: list[Team] = Field(
+        default_factory=lambda: [Team(name="training")], min_length=1,
+        description="Namespaces with a LocalQueue each; default: one team, 'training'",
+    )
+    addon_versions: dict[Literal["vpc-cni", "kube-proxy", "eks-pod-identity-agent", "coredns", "aws-fsx-csi-driver",
+                                 "aws-mountpoint-s3-csi-driver"], Annotated[str, StringConstraints(pattern=r"^v\d+\.\d+\.\d+-eksbuild\.\d+$")]] = Field(
+        default_factory=dict,
+        description="EKS: add-on versions to hold (such as v1.20.4-eksbuild.1); an add-on left out gets EKS's default "
+        "version for the cluster's Kubernetes version, read when the cluster is deployed",
+    )
+    gpu_software: Literal["auto", "device-plugin", "gpu-operator"] = Field(
+        default="auto",
+        description="auto: EKS the NVIDIA device plugin (the AL2023 NVIDIA AMI has the driver and toolkit), GKE its "
+        "managed driver and device plugin; gpu-operator: NVIDIA's GPU Operator with driver and toolkit off, for its "
+        "DCGM exporter and GPU feature discovery",
+    )
+
+
 class ClusterSpec(_Model):
     name: Name = Field(description=f"Names every resource. {naming.pool_budgets_text()}")
     cloud: Literal["aws", "gcp"]
@@ -327,4 +373,7 @@ class ClusterSpec(_Model):
     tags: Tags
     residency: Residency | None = None
     budget: Budget | None = None
+    kubernetes: Kubernetes | None = Field(
+        default=None, description="Pools become the node pools of an EKS or GKE cluster (see README, 'Kubernetes')"
+    )
 

@@ -268,9 +268,48 @@ def check_not_built_yet(spec: ClusterSpec) -> Iterator[Problem]:
         yield Problem("network.privateSubnets", "GCP subnets are regional: the host subnet is a slice of network.cidr; per-zone subnets do not apply")
 
 
+# GKE's Lustre CSI driver needs 1.33.2-gke.1111000 or later (GKE, "About Managed Lustre CSI driver").
+MANAGED_LUSTRE_MIN_GKE = (1, 33)
+
+
+def check_kubernetes(spec: ClusterSpec) -> Iterator[Problem]:
+    """What a Kubernetes cluster's node pools cannot be: a node pool has one capacity source (EKS: one node group per
+    capacity type; GKE: one provisioning model), and the queue falls back between pools instead."""
+    kube = spec.kubernetes
+    if kube is None:
+        return
+    catalog = load(spec.cloud)
+    for i, pool in enumerate(spec.pools):
+        at = f"pools[{i}]"
+        if pool.capacity.fallback or pool.capacity.on_demand_base:
+            yield Problem(f"{at}.capacity", f"{list(pool.capacity.sources)}: on Kubernetes a pool has one capacity source; "
+                          "declare a pool per source and Kueue tries them in order (reserved, spot, on-demand)")
+        instance = catalog[pool.instance_type] if pool.instance_type in catalog else None  # unknown: check_pool says so
+        if instance and instance.accelerator.kind != "gpu":
+            yield Problem(f"{at}.instanceType", f"'{pool.instance_type}' has {instance.accelerator.kind} accelerators; on "
+                          "Kubernetes only GPU pools are supported so far (the Neuron device plugin is not installed)")
+        if pool.image_id:
+            image = "the AL2023 NVIDIA AMI type" if spec.cloud == "aws" else "GKE's Container-Optimized OS"
+            yield Problem(f"{at}.imageId", f"on Kubernetes nodes boot {image}; a custom image is not supported")
+        if pool.rollout.strategy == "manual":
+            yield Problem(f"{at}.rollout.strategy", "'manual': node groups and node pools replace nodes when their template "
+                          "changes (draining them first); leave rollout.strategy out or set 'rolling'")
+    if spec.cloud == "aws" and len(spec.zones) < 2:
+        yield Problem("zones", f"{list(spec.zones)}: EKS puts its control plane in subnets of at least two zones; list a "
+                      "second zone (pools stay where their own zones say)")
+    if spec.cloud == "gcp":
+        if kube.admins:
+            yield Problem("kubernetes.admins", "access entries are EKS's; on GKE grant roles/container.admin in IAM")
+        if kube.gpu_software == "gpu-operator":
+            yield Problem("kubernetes.gpuSoftware", "'gpu-operator' is offered on EKS only: GKE installs the driver and "
+                          "device plugin itself; use 'auto'")
+        if spec.storage.shared and tuple(map(int, kube.version.split("."))) < MANAGED_LUSTRE_MIN_GKE:
+            yield Problem("kubernetes.version", f"'{kube.version}': GKE mounts Managed Lustre from 1.33 on; set 1.33 or later")
+
+
 def semantic_problems(spec: ClusterSpec) -> list[Problem]:
     problems = [*check_region(spec), *check_zones(spec), *check_network(spec), *check_pool_names(spec), *check_residency(spec),
-                *check_not_built_yet(spec), *limit_problems(spec)]
+                *check_not_built_yet(spec), *check_kubernetes(spec), *limit_problems(spec)]
     region_ok = not any(p.path == "region" for p in problems)
     if region_ok:
         for i, pool in enumerate(spec.pools):

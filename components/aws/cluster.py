@@ -12,6 +12,11 @@ from gpucluster.plan import PoolPlan, address_plan, fabric_zone, lustre_plan, no
 from gpucluster.spec import ClusterSpec
 from gpucluster.userdata import node_script
 
+from components.kube import GpuWorkloads, GpuWorkloadsArgs
+from gpucluster.kube import eks
+from gpucluster.kube import storage as volumes
+
+from .eks import EksCluster, EksClusterArgs
 from .identity import NodeIdentity, NodeIdentityArgs
 from .instance_group import DEFAULT_IMAGES, GpuInstanceGroup, GpuInstanceGroupArgs
 from .network import ClusterNetwork, ClusterNetworkArgs
@@ -29,6 +34,7 @@ class AwsGpuCluster(pulumi.ComponentResource):
 
     network: ClusterNetwork
     storage: TieredStorage | None
+    kubernetes: EksCluster | None  # with `kubernetes:` in the spec, the pools are its node groups and `groups` is empty
     groups: dict[str, GpuInstanceGroup | SpotTrainingPool]
 
     def __init__(self, name: str, args: AwsGpuClusterArgs, opts: pulumi.ResourceOptions | None = None):
@@ -51,11 +57,15 @@ class AwsGpuCluster(pulumi.ComponentResource):
             ),
             opts=self._child,
         )
-        identity = NodeIdentity(naming.identity(name), NodeIdentityArgs(tags=self._tags), opts=self._child)
+        on_kubernetes = spec.kubernetes is not None
+        identity = NodeIdentity(naming.identity(name), NodeIdentityArgs(
+            tags=self._tags, managed_policies=eks.NODE_POLICIES if on_kubernetes else [], instance_profile=not on_kubernetes,
+        ), opts=self._child)
         self.storage = self._storage(plans, identity)
         if self.storage:
             identity.allow_storage_access(self.storage.kms_alias, self.storage.dataset_bucket, self.storage.checkpoint_bucket)
-        self.groups = {plan.pool.name: self._group(plan, identity) for plan in plans}
+        self.kubernetes = self._kubernetes(identity) if on_kubernetes else None
+        self.groups = {} if on_kubernetes else {plan.pool.name: self._group(plan, identity) for plan in plans}
         hooked = [g.auto_scaling_group_name for g in self.groups.values() if isinstance(g, SpotTrainingPool)]
         if hooked:  # only spot pools hold a termination hook for their nodes to complete
             identity.allow_lifecycle_actions(hooked)
@@ -66,9 +76,35 @@ class AwsGpuCluster(pulumi.ComponentResource):
             }
         )
 
+    def _kubernetes(self, identity: NodeIdentity) -> EksCluster:
+        spec, storage = self._spec, self.storage
+        cluster = EksCluster(naming.eks(self._name), EksClusterArgs(
+            spec=spec, network=self.network, node_role_arn=identity.role_arn, tags=self._tags,
+            storage_policy=identity.storage_policy if storage and spec.storage.buckets else None,
+            placement_groups=self.network.placement_groups,
+        ), opts=self._child)
+        self.workloads = GpuWorkloads(naming.workloads(self._name), GpuWorkloadsArgs(
+            spec=spec, kubeconfig=cluster.kubeconfig, objects=self._volumes(), depends_on=[*cluster.node_groups.values(), *cluster.addons],
+        ), opts=self._child)
+        return cluster
+
+    def _volumes(self) -> list[dict]:
+        """The shared file system and the buckets as volumes in every team namespace."""
+        spec, storage = self._spec, self.storage
+        objects: list[dict] = []
+        for team in spec.kubernetes.teams:
+            if spec.storage.shared:
+                objects += volumes.fsx_lustre(team.name, storage.file_system_id, storage.file_system_dns_name,
+                                              storage.file_system_mount_name, lustre_plan(spec).capacity_gib)
+            if spec.storage.buckets:
+                objects += volumes.s3_bucket(team.name, "datasets", storage.dataset_bucket)
+                objects += volumes.s3_bucket(team.name, "checkpoints", storage.checkpoint_bucket)
+        return objects
+
     def _storage(self, plans: list[PoolPlan], identity: NodeIdentity) -> TieredStorage | None:
         spec = self._spec
-        checkpoints_to_s3 = any(p.capacity.spot and p.pool.checkpoint.to == "s3" for p in plans)
+        # Kubernetes nodes run no checkpoint watcher: the job checkpoints, to the shared file system or a bucket.
+        checkpoints_to_s3 = not spec.kubernetes and any(p.capacity.spot and p.pool.checkpoint.to == "s3" for p in plans)
         if not (spec.storage.buckets or spec.storage.shared or checkpoints_to_s3):
             return None
         return TieredStorage(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
@@ -16,6 +16,8 @@ SSM_CORE = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"  # Session Man
 @dataclass
 class NodeIdentityArgs:
     tags: dict[str, str]
+    managed_policies: list[str] = field(default_factory=list)  # beyond Session Manager, e.g. what EKS nodes need
+    instance_profile: bool = True  # EKS managed node groups make their own from the role
 
 
 class NodeIdentity(pulumi.ComponentResource):
@@ -23,7 +25,7 @@ class NodeIdentity(pulumi.ComponentResource):
     `allow_storage_access` then grants reading datasets, writing checkpoints and using the key;
     `allow_lifecycle_actions` completing the lifecycle actions of this stack's own groups."""
 
-    instance_profile_arn: pulumi.Output[str]
+    instance_profile_arn: pulumi.Output[str] | None
     role_name: pulumi.Output[str]
     role_arn: pulumi.Output[str]  # from the partition, account and name: known at preview, unlike the role's `arn`
 
@@ -41,26 +43,27 @@ class NodeIdentity(pulumi.ComponentResource):
             opts=child,
         )
         aws.iam.RolePolicyAttachment(f"{name}-ssm", role=role.name, policy_arn=SSM_CORE, opts=child)
+        for policy in args.managed_policies:
+            aws.iam.RolePolicyAttachment(f"{name}-{policy.rsplit('/', 1)[-1]}", role=role.name, policy_arn=policy, opts=child)
         self._name, self._role = name, role
-        profile = aws.iam.InstanceProfile(profile_name, role=role.name, tags={**args.tags, "Name": profile_name}, opts=child)
+        profile = (aws.iam.InstanceProfile(profile_name, role=role.name, tags={**args.tags, "Name": profile_name}, opts=child)
+                   if args.instance_profile else None)
         invoke = pulumi.InvokeOutputOptions(parent=self)
         self.role_arn = pulumi.Output.format("arn:{0}:iam::{1}:role/{2}", aws.get_partition_output(opts=invoke).partition,
                                              aws.get_caller_identity_output(opts=invoke).account_id, role.name)
-        self.instance_profile_arn = profile.arn
+        self.instance_profile_arn = profile.arn if profile else None
         self.role_name = role.name
         self.register_outputs({"instanceProfileArn": self.instance_profile_arn, "roleName": self.role_name, "roleArn": self.role_arn})
 
     def allow_storage_access(self, kms_alias: str, dataset_bucket: pulumi.Input[str], checkpoint_bucket: pulumi.Input[str]) -> None:
-        """Read the datasets, read and write checkpoints, and use the storage key (by its alias)."""
-        aws.iam.RolePolicy(
-            f"{self._name}-access",
-            role=self._role.name,
-            # From names, the partition and the key's alias, all known at preview, so policies can read it.
-            policy=pulumi.Output.all(
-                aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self)).partition, dataset_bucket, checkpoint_bucket
-            ).apply(lambda values: _access_policy(kms_alias, *values)),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        """Read the datasets, read and write checkpoints, and use the storage key (by its alias). The same document is
+        `storage_policy`, for what reads and writes the buckets on the nodes' behalf (the S3 CSI driver on EKS)."""
+        # From names, the partition and the key's alias, all known at preview, so policies can read it.
+        self.storage_policy = pulumi.Output.all(
+            aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self)).partition, dataset_bucket, checkpoint_bucket
+        ).apply(lambda values: _access_policy(kms_alias, *values))
+        aws.iam.RolePolicy(f"{self._name}-access", role=self._role.name, policy=self.storage_policy,
+                           opts=pulumi.ResourceOptions(parent=self))
 
     def allow_lifecycle_actions(self, group_names: list[pulumi.Input[str]]) -> None:
         """Let the nodes complete the termination lifecycle actions of these groups, and no others."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass, field
 
 import pulumi
@@ -12,6 +11,8 @@ from gpucluster import naming
 from gpucluster.capacity import SPOT_STRATEGY
 from gpucluster.fabric import AwsInterface
 from gpucluster.spec import Capacity, Rollout
+
+from .launch_template import NodeTemplateArgs, node_launch_template
 
 # Deep Learning AMIs by accelerator, as SSM public parameters: launch templates resolve these at launch,
 # so a group always boots the current image without an AMI lookup at deploy time.
@@ -73,46 +74,22 @@ class GpuInstanceGroup(pulumi.ComponentResource):
         plan = args.capacity.plan()
         mixed = bool(args.alternate_types) or plan.spot
 
-        template = aws.ec2.LaunchTemplate(
-            naming.launch_template(name),
-            instance_type=None if mixed else args.instance_type,
-            image_id=args.image_id,
-            update_default_version=True,
-            # One-minute metrics: a few dollars a month per node, against tens of dollars an hour for the node itself.
-            monitoring={"enabled": True},
-            network_interfaces=[self._interface(i, args) for i in args.interfaces],
-            metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
-                http_endpoint="enabled",
-                http_tokens="required",
-                # Two hops let containers on the node reach IMDSv2 (one is the container bridge).
-                http_put_response_hop_limit=2,
-                instance_metadata_tags="enabled",  # the interruption watcher reads its group's name from tags
+        template = node_launch_template(
+            name,
+            NodeTemplateArgs(
+                interfaces=args.interfaces,
+                primary_security_groups=[args.nodes_security_group_id],
+                efa_security_group_id=args.efa_security_group_id,
+                root_device=ROOT_DEVICE,
+                root_volume_gb=args.root_volume_gb,
+                capacity=args.capacity,
+                instance_type=None if mixed else args.instance_type,
+                image_id=args.image_id,
+                user_data=args.user_data,
+                instance_profile_arn=args.instance_profile_arn,
+                tags=args.tags,
             ),
-            block_device_mappings=[
-                aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
-                    device_name=ROOT_DEVICE,
-                    ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
-                        volume_size=args.root_volume_gb,
-                        volume_type="gp3",
-                        encrypted="true",
-                        delete_on_termination="true",
-                    ),
-                )
-            ],
-            iam_instance_profile={"arn": args.instance_profile_arn} if args.instance_profile_arn else None,
-            user_data=pulumi.Output.from_input(args.user_data).apply(_base64) if args.user_data else None,
-            instance_market_options={"market_type": "capacity-block"} if plan.capacity_block else None,
-            capacity_reservation_specification=(
-                {"capacity_reservation_target": {"capacity_reservation_id": args.capacity.reservation_id}}
-                if plan.capacity_block
-                else None
-            ),
-            tag_specifications=[
-                aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type=kind, tags=tags)
-                for kind in ("instance", "volume", "network-interface")
-            ],
-            tags=tags,
-            opts=child,
+            child,
         )
         # "$Latest" reaches new nodes only; an instance refresh starts when the version the group names changes.
         version = template.latest_version.apply(str) if args.rollout else "$Latest"
@@ -151,19 +128,6 @@ class GpuInstanceGroup(pulumi.ComponentResource):
         )
 
     @staticmethod
-    def _interface(interface: AwsInterface, args: GpuInstanceGroupArgs) -> aws.ec2.LaunchTemplateNetworkInterfaceArgs:
-        primary = interface.network_card_index == 0 and interface.device_index == 0
-        groups = [args.nodes_security_group_id, args.efa_security_group_id] if primary else [args.efa_security_group_id]
-        return aws.ec2.LaunchTemplateNetworkInterfaceArgs(
-            network_card_index=interface.network_card_index,
-            device_index=interface.device_index,
-            interface_type=interface.interface_type,
-            security_groups=groups,
-            associate_public_ip_address="false",
-            delete_on_termination="true",
-        )
-
-    @staticmethod
     def _reservation(capacity: Capacity) -> dict | None:
         preference = capacity.plan().reservation_preference
         if preference is None:
@@ -191,6 +155,3 @@ class GpuInstanceGroup(pulumi.ComponentResource):
             },
         }
 
-
-def _base64(text: str) -> str:
-    return base64.b64encode(text.encode()).decode()

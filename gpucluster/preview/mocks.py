@@ -23,6 +23,8 @@ AUTONAMED = {
     "aws:cloudwatch/eventRule:EventRule": "name",
     "aws:cloudwatch/logGroup:LogGroup": "name",
     "aws:ec2/launchTemplate:LaunchTemplate": "name",
+    "aws:eks/cluster:Cluster": "name",
+    "aws:eks/nodeGroup:NodeGroup": "nodeGroupName",
     "aws:ec2/placementGroup:PlacementGroup": "name",
     "aws:ec2/securityGroup:SecurityGroup": "name",
     "aws:iam/instanceProfile:InstanceProfile": "name",

@@ -1,0 +1,5 @@
+"""The Kubernetes layer on either cloud's cluster: add-ons, queues and storage objects, through one provider."""
+
+from .workloads import GpuWorkloads, GpuWorkloadsArgs
+
+__all__ = ["GpuWorkloads", "GpuWorkloadsArgs"]
