@@ -352,7 +352,8 @@ class Kubernetes(_Model):
                                  "aws-mountpoint-s3-csi-driver"], Annotated[str, StringConstraints(pattern=r"^v\d+\.\d+\.\d+-eksbuild\.\d+$")]] = Field(
         default_factory=dict,
         description="EKS: add-on versions to hold (such as v1.20.4-eksbuild.1); an add-on left out gets EKS's default "
-        "version for the cluster's Kubernetes version, read when the cluster is deployed",
+        "version for the cluster's Kubernetes version when it is installed, and keeps it (EKS never updates an add-on "
+        "by itself)",
     )
     gpu_software: Literal["auto", "device-plugin", "gpu-operator"] = Field(
         default="auto",

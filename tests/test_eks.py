@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import json
 
 import kubernetes_validate
 import pytest
@@ -134,8 +135,30 @@ def test_networking_add_ons_exist_before_any_node_group(eks_preview):
 
 def test_pinned_add_on_versions_are_used_as_given():
     spec = eks_spec(kubernetes={**EKS_SPEC["kubernetes"], "addonVersions": {"vpc-cni": "v1.20.4-eksbuild.1"}})
-    addon = next(a for a in of_type(preview_spec(spec), "aws:eks/addon:Addon") if a.inputs["addonName"] == "vpc-cni")
-    assert addon.inputs["addonVersion"] == "v1.20.4-eksbuild.1"
+    found = {a.inputs["addonName"]: a.inputs for a in of_type(preview_spec(spec), "aws:eks/addon:Addon")}
+    assert found["vpc-cni"]["addonVersion"] == "v1.20.4-eksbuild.1"
+    assert "addonVersion" not in found["coredns"]  # EKS's default when installed, which EKS then keeps
+
+
+def test_update_mode_runs_with_ids_and_arns():
+    """`pulumi up` shapes: outputs known, the kubeconfig built from the cluster's endpoint."""
+    result = preview_spec(EKS_SPEC, preview=False)
+    provider = one(result, "pulumi:providers:kubernetes")
+    assert provider.inputs["kubeconfig"] == "[secret]"  # built from the cluster's outputs, and never shown
+    groups = groups_by_pool(result)
+    template = template_of(result, groups["reserved"]).inputs
+    primary = next(i for i in template["networkInterfaces"] if i["deviceIndex"] == 0 and i["networkCardIndex"] == 0)
+    cluster_group = one(result, CLUSTER)
+    assert len(primary["securityGroups"]) == 3 and all(g.startswith("sg-") for g in primary["securityGroups"])
+    assert cluster_group.urn in template_of(result, groups["reserved"]).depends_on  # the cluster's own group
+
+
+def test_kubeconfig_gets_its_token_from_the_aws_cli():
+    config = json.loads(eks.kubeconfig("c", "https://ABC.gr7.us-east-1.eks.amazonaws.com", "Q0E=", "us-east-1"))
+    user = config["users"][0]["user"]["exec"]
+    assert user["command"] == "aws" and user["args"][:4] == ["eks", "get-token", "--cluster-name", "c"]
+    assert config["clusters"][0]["cluster"] == {"server": "https://ABC.gr7.us-east-1.eks.amazonaws.com",
+                                                "certificate-authority-data": "Q0E="}
 
 
 def test_every_kubernetes_object_goes_through_the_cluster_provider(eks_preview):

@@ -37,7 +37,7 @@ class EksClusterArgs:
 class EksCluster(pulumi.ComponentResource):
     """Private API endpoint (public only to listed networks), secrets envelope-encrypted with a key of its own, every
     control-plane log, API access entries (the deploying identity is the bootstrap admin, so the same `pulumi up` can
-    install the add-ons), pinned or EKS-default add-on versions, two system nodes, and one managed node group per pool
+    install the add-ons), add-on versions as pinned or as EKS first installs them, two system nodes, and one managed node group per pool
     with a launch template carrying the pool's full EFA layout and placement group."""
 
     cluster_name: pulumi.Output[str]
@@ -125,10 +125,9 @@ class EksCluster(pulumi.ComponentResource):
         )
 
     def _addon(self, addon: eks.Addon, opts: pulumi.ResourceOptions | None = None) -> aws.eks.Addon:
-        spec = self._args.spec
-        version = spec.kubernetes.addon_versions.get(addon.name) or aws.eks.get_addon_version_output(
-            addon_name=addon.name, kubernetes_version=self.cluster.version, most_recent=False, opts=self._invoke,
-        ).version
+        # Unpinned, EKS installs its default version for the cluster's Kubernetes version and keeps it: EKS never
+        # updates an add-on by itself ("Update an Amazon EKS add-on").
+        version = self._args.spec.kubernetes.addon_versions.get(addon.name)
         identities = None
         if addon.service_account:
             role = self._role(f"{self._name}-{addon.name}", "pods.eks.amazonaws.com", [])

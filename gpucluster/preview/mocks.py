@@ -158,6 +158,12 @@ class PreviewMocks(pulumi.runtime.Mocks):
             return {"arn": f"arn:aws:sqs:{self.region}:{ACCOUNT_ID}:{name}", "url": f"https://sqs.{self.region}.amazonaws.com/{ACCOUNT_ID}/{name}"}
         if type_ == "aws:fsx/lustreFileSystem:LustreFileSystem":
             return {"dnsName": f"{resource_id}.fsx.{self.region}.amazonaws.com", "mountName": _digest(resource_id, length=8)}
+        if type_ == "aws:eks/cluster:Cluster":
+            # The shapes DescribeCluster returns: an API endpoint per cluster, the CA bundle, the security group EKS makes.
+            return {"arn": f"arn:aws:eks:{self.region}:{ACCOUNT_ID}:cluster/{name}",
+                    "endpoint": f"https://{_digest(resource_id, length=32).upper()}.gr7.{self.region}.eks.amazonaws.com",
+                    "certificateAuthority": {"data": "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg=="},
+                    "vpcConfig": {"clusterSecurityGroupId": f"sg-{_digest(resource_id, 'cluster')}"}}
         if type_ == "aws:ec2/placementGroup:PlacementGroup":
             return {"arn": f"arn:aws:ec2:{self.region}:{ACCOUNT_ID}:placement-group/{name}", "placementGroupId": f"pg-{_digest(resource_id)}"}
         return {}
