@@ -84,7 +84,8 @@ class EksCluster(pulumi.ComponentResource):
         nodes_opts = pulumi.ResourceOptions(parent=self, depends_on=before_nodes)
         system = self._system_nodes(subnets, nodes_opts)
         self.node_groups = {plan.name: self._gpu_nodes(plan, nodes_opts) for plan in node_pool_plans(spec)}
-        after_nodes = pulumi.ResourceOptions(parent=self, depends_on=[system, *self.node_groups.values()])
+        # The rest run their controllers on the system nodes: they wait for those, not for every GPU node to join.
+        after_nodes = pulumi.ResourceOptions(parent=self, depends_on=[system])
         self.addons = [*before_nodes, *(self._addon(a, after_nodes) for a in eks.addons(spec) if not a.before_nodes)]
         self.kubeconfig = pulumi.Output.secret(pulumi.Output.all(
             self.cluster.name, self.cluster.endpoint, self.cluster.certificate_authority.data,

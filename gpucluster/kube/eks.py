@@ -29,7 +29,8 @@ ADMIN_POLICY = "arn:aws:iam::aws:policy/AmazonEKSClusterAdminPolicy"
 @dataclass(frozen=True)
 class Addon:
     name: str
-    before_nodes: bool  # nodes need it to become Ready (networking), so it exists before the node groups
+    before_nodes: bool  # nodes need it to become Ready (networking), so it exists before the node groups; the others
+    # wait for the system nodes their controllers run on
     service_account: str | None = None  # given an IAM role through Pod Identity
 
 
