@@ -128,6 +128,9 @@ def _storage_outputs(spec: ClusterSpec, cluster: AwsGpuCluster) -> dict:
 
 
 def gcp_main(spec: ClusterSpec) -> None:
+    if spec.kubernetes:  # rather than build VM groups the spec did not ask for
+        raise pulumi.RunError("kubernetes: GKE clusters are not built yet (README, 'Kubernetes'); remove the section to "
+                              "build the pools as instance groups")
     cluster = GcpGpuCluster(spec.name, GcpGpuClusterArgs(spec, pulumi.Config("gcp").require("project")))
     plans = [plan_pool(spec, pool) for pool in spec.pools]
     pulumi.export("cluster", spec.name)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pulumi
+import yaml
 
 from . import catalog
 from .cost import estimate
@@ -248,6 +249,23 @@ def cmd_policy_config(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_job_template(args: argparse.Namespace) -> int:
+    """A JobSet for a multi-node training job on the stack's cluster, as YAML for `kubectl apply -f -`."""
+    loaded = _load_stack(args)
+    if isinstance(loaded, int):
+        return loaded
+    from .kube.jobset import JobTemplateError, job_template
+
+    try:
+        job = job_template(loaded[2], pool=args.pool, nodes=args.nodes, team=args.team, name=args.name,
+                           **({"image": args.image} if args.image else {}))
+    except JobTemplateError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(yaml.safe_dump(job, sort_keys=False), end="")
+    return EXIT_OK
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     schema = ClusterSpec.model_json_schema(by_alias=True)
     schema["title"] = f"gpucluster cluster spec (stack config key {CONFIG_NAMESPACE}:{CONFIG_KEY})"
@@ -317,6 +335,16 @@ def build_parser() -> argparse.ArgumentParser:
     policy_config.add_argument("--org-policy-config", help=f"the organisation's policy config file (default: ${ORG_POLICY_ENV})")
     policy_config.add_argument("--project", help="project folder (default: the nearest Pulumi.yaml at or above here)")
     policy_config.set_defaults(func=cmd_policy_config)
+
+    job = sub.add_parser("job-template", help="print a JobSet for a multi-node PyTorch job on a Kubernetes stack")
+    job.add_argument("stack")
+    job.add_argument("--pool", help="the pool to run on (default: the first the queue tries)")
+    job.add_argument("--nodes", type=int, help="how many nodes, one pod each (default: the pool's maximum size)")
+    job.add_argument("--team", help="the team whose namespace and queue take the job (default: the first team)")
+    job.add_argument("--name", default="train", help="the JobSet's name (default: train)")
+    job.add_argument("--image", help="the training image (default: NVIDIA's PyTorch container)")
+    job.add_argument("--project", help="project folder (default: the nearest Pulumi.yaml at or above here)")
+    job.set_defaults(func=cmd_job_template)
 
     schema = sub.add_parser("schema", help="print the JSON Schema of the cluster spec")
     schema.add_argument("--output", "-o", help="write to this file instead of standard output")

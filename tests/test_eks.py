@@ -249,7 +249,8 @@ def test_queue_tries_reserved_then_spot_whatever_the_names(names):
     assert set(group["coveredResources"]) == {"cpu", "memory", "nvidia.com/gpu", "vpc.amazonaws.com/efa", "hugepages-2Mi"}
     flavors = {f["metadata"]["name"]: f["spec"] for f in kueue.resource_flavors(spec)}
     assert {"key": "gpucluster.dev/spot", "operator": "Equal", "value": "true", "effect": "NoSchedule"} in flavors[names[1]]["tolerations"]
-    assert flavors[names[1]]["nodeLabels"] == {"gpucluster.dev/pool": names[1], "eks.amazonaws.com/capacityType": "SPOT"}
+    assert flavors[names[1]]["nodeLabels"] == {"gpucluster.dev/pool": names[1], "eks.amazonaws.com/capacityType": "SPOT",
+                                               "node.kubernetes.io/instance-type": "p4d.24xlarge"}
 
 
 def test_spot_workloads_are_never_deactivated_for_good():
@@ -263,3 +264,17 @@ def test_spot_workloads_are_never_deactivated_for_good():
     assert "jobset.x-k8s.io/jobset" in config["integrations"]["frameworks"]
     queues = kueue.local_queues(spec)
     assert [(q["metadata"]["namespace"], q["spec"]["clusterQueue"]) for q in queues] == [("research", "k")]
+
+
+def test_a_gke_spec_is_refused_rather_than_built_as_vm_groups():
+    """GKE is not built yet: the program says so instead of building the pools as instance groups."""
+    import pulumi
+
+    from gpucluster.preview.engine import run_program
+
+    from .helpers import PROJECT
+    from .test_job_template import GCP_FLEX
+
+    config = {"gcp:region": "europe-west4", "gcp:project": "p", "gpucluster:cluster": json.dumps(GCP_FLEX)}
+    with pytest.raises(pulumi.RunError, match="GKE clusters are not built yet"):
+        run_program(str(PROJECT.main), PROJECT.name, "t", config)

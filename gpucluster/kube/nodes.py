@@ -13,7 +13,8 @@ from ..fabric import efa_device_count
 from ..plan import PoolPlan, plan_pool
 from ..spec import ClusterSpec
 
-POOL_LABEL = "gpucluster.dev/pool"  # on every node of a pool, on both clouds: what flavors and jobs select
+POOL_LABEL = "gpucluster.dev/pool"
+INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"  # set by the kubelet on every node  # on every node of a pool, on both clouds: what flavors and jobs select
 GPU_RESOURCE = {"gpu": "nvidia.com/gpu", "trainium": "aws.amazon.com/neuron"}
 EFA_RESOURCE = "vpc.amazonaws.com/efa"
 # EFA nodes pre-allocate 5128 2-MiB huge pages for libfabric ("Run training on Amazon EKS with EFA", EKS user guide,
@@ -72,10 +73,17 @@ class NodePoolPlan:
         return {POOL_LABEL: self.name}
 
     @property
+    def instance_type_label(self) -> dict[str, str]:
+        """The well-known instance-type label, when all the pool's nodes share one type."""
+        return {} if self.plan.alternates else {INSTANCE_TYPE_LABEL: self.plan.instance.name}
+
+    @property
     def selector(self) -> dict[str, str]:
-        """Labels a pod selects this pool by: ours, and the cloud's capacity label where the cloud sets one."""
+        """Labels a pod selects this pool by: ours, the instance type, and the cloud's capacity label where the cloud
+        sets one. A Kueue flavor carries them all, so a job that selects an instance type is only admitted to flavors
+        of that type."""
         capacity = _CAPACITY_LABELS[self.cloud].get(self.source)
-        return {**self.labels, **dict([capacity] if capacity else [])}
+        return {**self.labels, **self.instance_type_label, **dict([capacity] if capacity else [])}
 
     @property
     def taints(self) -> tuple[Taint, ...]:
