@@ -50,6 +50,10 @@ FREE = {
     "aws:sqs/queuePolicy:QueuePolicy",
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule",
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
+    # EKS add-ons and access are free; the nodes they run on are priced through their node groups.
+    "aws:eks/addon:Addon",
+    "aws:eks/accessEntry:AccessEntry",
+    "aws:eks/accessPolicyAssociation:AccessPolicyAssociation",
 }
 FREE |= {
     "gcp:compute/firewall:Firewall",
@@ -67,6 +71,9 @@ FREE |= {
 }
 EXPECTED_SIZE_TAG = "gpucluster:expected-size-tb"  # how a bucket's expected size reaches the graph
 PRICED_PACKAGES = ("aws", "gcp")  # the packages with a price book
+# Objects inside a Kubernetes cluster bill nothing themselves: they run on nodes the cloud packages price.
+IN_CLUSTER_PACKAGES = ("kubernetes",)
+_EKS_MARKETS = {"ON_DEMAND": "on-demand", "SPOT": "spot", "CAPACITY_BLOCK": "capacity-block"}
 PoolKey = tuple[str | None, str]  # (cluster, pool), from the gpucluster tags or labels
 CURRENCY = "USD"  # every price book's
 
@@ -154,10 +161,13 @@ class _Estimator:
             "aws:cloudwatch/logGroup:LogGroup": lambda r: self.skip(
                 r, "billed per GB ingested and stored; no log volume to estimate from", usage_billed=True),
             "gcp:compute/instanceGroupManager:InstanceGroupManager": self.gcp_group,
+            "aws:eks/cluster:Cluster": self.eks_cluster,
+            "aws:eks/nodeGroup:NodeGroup": self.node_group,
         }
         for resource in self.graph.resources:
             type_ = resource["type"]
-            if not resource.get("custom", True) or type_.startswith("pulumi:") or type_ in FREE:
+            if (not resource.get("custom", True) or type_.startswith("pulumi:") or type_ in FREE
+                    or type_.split(":", 1)[0] in IN_CLUSTER_PACKAGES):
                 continue  # the stack, components and providers cost nothing themselves
             handler = handlers.get(type_)
             if handler:
@@ -224,6 +234,40 @@ class _Estimator:
         pool = (tags.get("gpucluster:cluster"), tags.get("gpucluster:pool") or resource["name"])
         self.nodes(resource, pool, instance, region, nodes, rates)
         self.root_volumes(resource, template, nodes, pool, region)
+
+    def eks_cluster(self, resource: dict) -> None:
+        """The control plane's fee: standard support, or six times it in extended support, which EKS applies by default
+        once a version leaves standard support (`upgradePolicy.supportType`)."""
+        support = ((resource["inputs"].get("upgradePolicy") or {}).get("supportType") or "EXTENDED").lower()
+        price = self.book(resource).region_services(self.region(resource)).price("eks_cluster_hour", support)
+        if price is None:
+            return self.skip(resource, f"no EKS {support} support fee for {self.region(resource)} in the price book")
+        self.lines.append(Line(resource["urn"], resource["name"], "control plane", f"EKS cluster, {support} support",
+                               _flat(price), note="extended support once the version leaves standard support" if support == "standard" else None))
+
+    def node_group(self, resource: dict) -> None:
+        """An EKS managed node group, priced as an auto scaling group: its type from the template it links to or its
+        instance types, its nodes from the scaling config, its market from the capacity type."""
+        inputs, template = resource["inputs"], self.graph.template_of(resource)
+        instance_type = (template or {}).get("inputs", {}).get("instanceType") or (inputs.get("instanceTypes") or [None])[0]
+        scaling = inputs.get("scalingConfig") or {}
+        low = int(scaling.get("minSize", 0))
+        nodes = {"min": low, "desired": int(scaling.get("desiredSize", low)), "max": int(scaling.get("maxSize", 0))}
+        market = _EKS_MARKETS.get(inputs.get("capacityType") or "ON_DEMAND")
+        region = self.region(resource)
+        catalog = self.catalog(resource)
+        if instance_type not in catalog:
+            general = self.book(resource).region_services(region).price("general_purpose_hour", instance_type or "")
+            if general is None or market != "on-demand":
+                return self.skip(resource, f"no {market} price for {instance_type!r} in {region} in the price book")
+            self.lines.append(Line(resource["urn"], resource["name"], "instances", f"{instance_type} on-demand at ${general:,.4f}/h",
+                                   {s: nodes[s] * general for s in SCALES}, note="system nodes; root volumes not estimated"))
+            return
+        tags = tags_of(inputs) or {}
+        pool = (tags.get("gpucluster:cluster"), tags.get("gpucluster:pool") or resource["name"])
+        self.nodes(resource, pool, catalog[instance_type], region, nodes, {market: nodes})
+        if template is not None:
+            self.root_volumes(resource, template, nodes, pool, region)
 
     def gcp_group(self, resource: dict) -> None:
         """A managed instance group runs its target size; spot and flex-start VMs bill at the spot rate."""

@@ -36,6 +36,8 @@ class RegionServices(_Strict):
     nat_gateway_hour: dict[str, float | list[str]] | None = None
     public_ipv4_hour: dict[str, float | list[str]] | None = None
     kms_key_month: dict[str, float | list[str]] | None = None
+    eks_cluster_hour: dict[str, float | list[str]] | None = None  # "standard" and "extended" support
+    general_purpose_hour: dict[str, float | list[str]] | None = None  # on-demand, by type: nodes without accelerators
 
     @field_validator("fsx_lustre_persistent_2_gb_month", mode="before")
     @classmethod

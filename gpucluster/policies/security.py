@@ -1,5 +1,6 @@
 """Security pack: IMDSv2, private nodes, encryption, locked-down buckets, no open ingress, EFA group scoped to
-itself, no wildcard IAM actions, Shielded VM and OS Login on GCP, no GCP basic roles. Read by resource type and
+itself, no wildcard IAM actions, Shielded VM and OS Login on GCP, no GCP basic roles, private and encrypted Kubernetes
+control planes that keep audit logs. Read by resource type and
 links, never by gpucluster's names, so that they hold for any Pulumi program."""
 
 from __future__ import annotations
@@ -272,6 +273,53 @@ def _no_primitive_roles(args: StackValidationArgs, report: ReportViolation) -> N
                    vm["urn"])
 
 
+EKS_CLUSTER = "aws:eks/cluster:Cluster"
+GKE_CLUSTER = "gcp:container/cluster:Cluster"
+AUDIT_LOG_TYPES = ("api", "audit", "authenticator")  # who called the API, what they did, how they authenticated
+
+
+def _private_api(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    props = args.props
+    if args.resource_type == EKS_CLUSTER:
+        vpc = props.get("vpcConfig") or {}
+        if vpc.get("endpointPrivateAccess") is not True:
+            report("the API endpoint is not reachable privately: set vpcConfig.endpointPrivateAccess true")
+        # EKS opens a public endpoint to 0.0.0.0/0 when public access is on and no CIDRs are given (the API default).
+        if vpc.get("endpointPublicAccess") is not False:
+            cidrs = vpc.get("publicAccessCidrs") or ["0.0.0.0/0"]
+            if open_to := _anywhere(cidrs):
+                report(f"the API endpoint is public to {open_to}: turn endpointPublicAccess off, or list publicAccessCidrs")
+    elif args.resource_type == GKE_CLUSTER:
+        private = props.get("privateClusterConfig") or {}
+        if private.get("enablePrivateNodes") is not True:
+            report("nodes get public IPs: set privateClusterConfig.enablePrivateNodes true")
+        if private.get("enablePrivateEndpoint") is not True:
+            networks = ((props.get("masterAuthorizedNetworksConfig") or {}).get("cidrBlocks") or [])
+            cidrs = [n.get("cidrBlock") for n in networks] or ["0.0.0.0/0"]
+            if open_to := _anywhere(cidrs):
+                report(f"the API endpoint is public to {open_to}: enable the private endpoint, or authorise only your networks")
+
+
+def _secrets_encrypted(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    props = args.props
+    if args.resource_type == EKS_CLUSTER:
+        configs = props.get("encryptionConfig")
+        configs = configs if isinstance(configs, list) else [configs] if configs else []
+        if not any("secrets" in (c.get("resources") or []) and is_set(c.get("provider") or {}, "keyArn") for c in configs):
+            report("Kubernetes secrets are not envelope-encrypted: set encryptionConfig {resources: [secrets], provider.keyArn}")
+    elif args.resource_type == GKE_CLUSTER:
+        encryption = props.get("databaseEncryption") or {}
+        if encryption.get("state") != "ENCRYPTED" or not is_set(encryption, "keyName"):
+            report("Kubernetes secrets are not encrypted with a key of yours: set databaseEncryption {state: ENCRYPTED, keyName}")
+
+
+def _audit_logs(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if args.resource_type == EKS_CLUSTER:
+        missing = [t for t in AUDIT_LOG_TYPES if t not in (args.props.get("enabledClusterLogTypes") or [])]
+        if missing:
+            report(f"control-plane logs {missing} are off: add them to enabledClusterLogTypes")
+
+
 def _policy(name, description, validate, severity, remediation, stack=False):
     return declare(name=name, description=description, validate=validate, severity=severity, remediation=remediation, stack=stack)
 
@@ -295,6 +343,14 @@ POLICIES = [
             _no_primitive_roles, Severity.HIGH,
             "Grant the predefined roles the workload needs (the node service account gets bucket-level roles); give VMs a service account of their own.",
             stack=True),
+    _policy("kubernetes-api-private", "A Kubernetes cluster's API endpoint is private or open only to listed networks, and "
+            "GKE nodes are private.", _private_api, Severity.HIGH,
+            "Keep the endpoint private (EksCluster does unless kubernetes.publicAccessCidrs lists networks)."),
+    _policy("kubernetes-secrets-encrypted", "Kubernetes secrets are envelope-encrypted with a customer-managed key "
+            "(EKS encryption config, GKE application-layer secrets encryption).", _secrets_encrypted, Severity.HIGH,
+            "EksCluster encrypts secrets with a key of its own; keep it."),
+    _policy("kubernetes-audit-logs", "EKS control planes log API calls, audit events and authentication.", _audit_logs,
+            Severity.MEDIUM, "Enable the api, audit and authenticator log types (EksCluster enables all five)."),
     _policy("gcp-shielded-vm-and-os-login", "GCP VMs run as Shielded VMs with OS Login.", _gcp_vm, Severity.MEDIUM,
             "Enable secure boot, vTPM and integrity monitoring, and set enable-oslogin TRUE."),
 ]
