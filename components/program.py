@@ -128,9 +128,6 @@ def _storage_outputs(spec: ClusterSpec, cluster: AwsGpuCluster) -> dict:
 
 
 def gcp_main(spec: ClusterSpec) -> None:
-    if spec.kubernetes:  # rather than build VM groups the spec did not ask for
-        raise pulumi.RunError("kubernetes: GKE clusters are not built yet (README, 'Kubernetes'); remove the section to "
-                              "build the pools as instance groups")
     cluster = GcpGpuCluster(spec.name, GcpGpuClusterArgs(spec, pulumi.Config("gcp").require("project")))
     plans = [plan_pool(spec, pool) for pool in spec.pools]
     pulumi.export("cluster", spec.name)
@@ -147,11 +144,14 @@ def gcp_main(spec: ClusterSpec) -> None:
                 "capacity": list(plan.pool.capacity.sources),
                 "compactPlacement": plan.placement_group,
                 "rollout": "rolling" if plan.rolling else "manual",
-                "instanceGroup": cluster.groups[plan.pool.name].instance_group,
+                **({"nodePool": cluster.kubernetes.node_pools[plan.pool.name].name} if cluster.kubernetes
+                   else {"instanceGroup": cluster.groups[plan.pool.name].instance_group}),
             }
             for plan in plans
         },
     )
+    if cluster.kubernetes:
+        _export_kubernetes(spec, cluster.kubernetes.cluster_name, cluster.kubernetes.kubeconfig)
     _export_gpus(plans)
     announce_rollouts(plans, on_kubernetes=spec.kubernetes is not None)
     pulumi.export("storage", {"datasetBucket": cluster.storage.dataset_bucket, "checkpointBucket": cluster.storage.checkpoint_bucket})

@@ -265,16 +265,3 @@ def test_spot_workloads_are_never_deactivated_for_good():
     queues = kueue.local_queues(spec)
     assert [(q["metadata"]["namespace"], q["spec"]["clusterQueue"]) for q in queues] == [("research", "k")]
 
-
-def test_a_gke_spec_is_refused_rather_than_built_as_vm_groups():
-    """GKE is not built yet: the program says so instead of building the pools as instance groups."""
-    import pulumi
-
-    from gpucluster.preview.engine import run_program
-
-    from .helpers import PROJECT
-    from .test_job_template import GCP_FLEX
-
-    config = {"gcp:region": "europe-west4", "gcp:project": "p", "gpucluster:cluster": json.dumps(GCP_FLEX)}
-    with pytest.raises(pulumi.RunError, match="GKE clusters are not built yet"):
-        run_program(str(PROJECT.main), PROJECT.name, "t", config)

@@ -139,3 +139,22 @@ def test_cli_refuses_a_stack_without_kubernetes():
     run = subprocess.run([sys.executable, "-m", "gpucluster.cli", "job-template", "aws-p5-train"], cwd=ROOT,
                          capture_output=True, text=True)
     assert run.returncode == 2 and "no `kubernetes:` section" in run.stderr
+
+
+@needs_crds
+def test_a_gke_rdma_job_names_the_networks_the_cluster_defines():
+    import json
+
+    from gpucluster.kube import gke
+
+    spec, _ = load_spec({**GCP_FLEX, "storage": {"buckets": {}}})
+    job = jobset.job_template(spec, pool="spot", nodes=2)
+    assert schemas.check_object(job, "1.35") == []
+    pod = job["spec"]["replicatedJobs"][0]["template"]["spec"]["template"]
+    interfaces = json.loads(pod["metadata"]["annotations"]["networking.gke.io/interfaces"])
+    defined = {o["metadata"]["name"] for o in gke.network_objects(spec, {"rdma": "vpc"}, {f"rdma-{i}": "s" for i in range(8)})}
+    assert {i["network"] for i in interfaces[1:]} == defined and len(interfaces) == 9
+    assert pod["metadata"]["annotations"]["gke-gcsfuse/volumes"] == "true"
+    container = pod["spec"]["containers"][0]
+    assert container["command"][:2] == ["/bin/bash", "-c"] and "set_nccl_env.sh" in container["command"][2]
+    assert {"name": "gib", "mountPath": "/usr/local/gib"} in container["volumeMounts"]

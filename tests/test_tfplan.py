@@ -20,7 +20,7 @@ from .test_preview import preview_stack
 
 CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"
 ACCEPTED = yaml.safe_load((Path(__file__).parent / "checkov-accepted.yaml").read_text())
-MAPS = {"tags", "labels", "metadata", "tags_all"}  # the map-typed attributes the example stacks set
+MAPS = {"tags", "labels", "metadata", "tags_all", "resource_labels"}  # the map-typed attributes the example stacks set
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,11 @@ from gpucluster.plan import (PoolPlan, address_plan, fabric_zone, gcp_network_pl
 from gpucluster.spec import ClusterSpec
 from gpucluster.userdata import node_script
 
+from components.kube import GpuWorkloads, GpuWorkloadsArgs
+from gpucluster.kube import gke
+from gpucluster.kube import storage as volumes
+
+from .gke import GkeCluster, GkeClusterArgs
 from .instance_group import GpuInstanceGroup, GpuInstanceGroupArgs
 from .network import ClusterNetwork, ClusterNetworkArgs
 from .storage import TieredStorage, TieredStorageArgs
@@ -61,8 +66,30 @@ class GcpGpuCluster(pulumi.ComponentResource):
             opts=child,
         )
         self._spec = spec
-        self.groups = {plan.pool.name: self._group(name, plan, labels, email, child) for plan in plans}
+        self.kubernetes = self._kubernetes(name, args.project, email, labels, stack_key) if spec.kubernetes else None
+        self.groups = {} if spec.kubernetes else {plan.pool.name: self._group(name, plan, labels, email, child) for plan in plans}
         self.register_outputs({"instanceGroups": {n: g.instance_group for n, g in self.groups.items()}})
+
+    def _kubernetes(self, name: str, project: str, email, labels: dict[str, str], stack_key: str) -> GkeCluster:
+        spec, network = self._spec, self.network
+        cluster = GkeCluster(naming.gke(name), GkeClusterArgs(
+            spec=spec, project=project, network=network, node_service_account=email, secrets_key=self.storage.kms_key,
+            labels=labels,
+        ), opts=pulumi.ResourceOptions(parent=self))
+        objects = [*gke.network_objects(spec, network.network_names, network.subnet_names), *gke.nccl_installers(spec)]
+        for team in spec.kubernetes.teams:
+            if spec.storage.shared:
+                ip_and_name = self.storage.lustre_mount_point.apply(_lustre_address)
+                objects += volumes.managed_lustre(
+                    team.name, project, fabric_zone(spec), naming.lustre_instance_id(naming.storage(name), stack_key),
+                    ip_and_name.apply(lambda v: v[0]), ip_and_name.apply(lambda v: v[1]), managed_lustre_plan(spec).capacity_gib)
+            if spec.storage.buckets:
+                objects += volumes.gcs_bucket(team.name, "datasets", self.storage.dataset_bucket)
+                objects += volumes.gcs_bucket(team.name, "checkpoints", self.storage.checkpoint_bucket)
+        self.workloads = GpuWorkloads(naming.workloads(name), GpuWorkloadsArgs(
+            spec=spec, kubeconfig=cluster.kubeconfig, objects=objects, depends_on=list(cluster.node_pools.values()),
+        ), opts=pulumi.ResourceOptions(parent=self))
+        return cluster
 
     def _group(self, name: str, plan: PoolPlan, labels, email, child) -> GpuInstanceGroup:
         spec, pool = self._spec, plan.pool

@@ -36,12 +36,14 @@ class ClusterNetwork(pulumi.ComponentResource):
 
     subnets: dict[str, pulumi.Output[str]]  # "host", "host-2", "gpu-<i>", "rdma-<i>" -> subnetwork self link
     networks: dict[str, pulumi.Output[str]]
+    subnet_names: dict[str, pulumi.Output[str]]  # the same roles -> names, as GKE's node and pod networks name them
+    network_names: dict[str, pulumi.Output[str]]
 
     def __init__(self, name: str, args: ClusterNetworkArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("gpucluster:gcp:ClusterNetwork", name, None, opts)
         self._name, self._args = name, args
         self._child = pulumi.ResourceOptions(parent=self)
-        self.subnets, self.networks = {}, {}
+        self.subnets, self.networks, self.subnet_names, self.network_names = {}, {}, {}, {}
         gpu_slices = iter(GPU_RANGE.subnets(new_prefix=20))
 
         host = self._vpc("host", args.host_cidr, mtu=args.mtu)
@@ -59,11 +61,11 @@ class ClusterNetwork(pulumi.ComponentResource):
             profile = f"projects/{args.project}/global/networkProfiles/{args.zone}-vpc-roce"
             rdma = gcp.compute.Network(naming.vpc(name, "rdma"), auto_create_subnetworks=False, mtu=args.mtu,
                                        network_profile=profile, opts=self._child)
-            self.networks["rdma"] = rdma.self_link
+            self.networks["rdma"], self.network_names["rdma"] = rdma.self_link, rdma.name
             for i in range(args.rdma_subnets):
                 subnet = gcp.compute.Subnetwork(naming.vpc(name, f"rdma-{i}"), network=rdma.id, region=args.region,
                                                 ip_cidr_range=str(next(gpu_slices)), opts=self._child)
-                self.subnets[f"rdma-{i}"] = subnet.self_link
+                self.subnets[f"rdma-{i}"], self.subnet_names[f"rdma-{i}"] = subnet.self_link, subnet.name
         self.register_outputs({"networks": self.networks, "subnets": self.subnets})
 
     def _vpc(self, role: str, cidr: str, mtu: int) -> gcp.compute.Network:
@@ -77,4 +79,5 @@ class ClusterNetwork(pulumi.ComponentResource):
             opts=self._child,
         )
         self.networks[role], self.subnets[role] = network.self_link, subnet.self_link
+        self.network_names[role], self.subnet_names[role] = network.name, subnet.name
         return network

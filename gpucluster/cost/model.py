@@ -163,6 +163,8 @@ class _Estimator:
             "gcp:compute/instanceGroupManager:InstanceGroupManager": self.gcp_group,
             "aws:eks/cluster:Cluster": self.eks_cluster,
             "aws:eks/nodeGroup:NodeGroup": self.node_group,
+            "gcp:container/cluster:Cluster": lambda r: self.hourly(r, "gke_cluster_hour", "GKE cluster"),
+            "gcp:container/nodePool:NodePool": self.node_pool,
         }
         for resource in self.graph.resources:
             type_ = resource["type"]
@@ -254,20 +256,41 @@ class _Estimator:
         low = int(scaling.get("minSize", 0))
         nodes = {"min": low, "desired": int(scaling.get("desiredSize", low)), "max": int(scaling.get("maxSize", 0))}
         market = _EKS_MARKETS.get(inputs.get("capacityType") or "ON_DEMAND")
-        region = self.region(resource)
-        catalog = self.catalog(resource)
+        region, catalog = self.region(resource), self.catalog(resource)
         if instance_type not in catalog:
-            general = self.book(resource).region_services(region).price("general_purpose_hour", instance_type or "")
-            if general is None or market != "on-demand":
-                return self.skip(resource, f"no {market} price for {instance_type!r} in {region} in the price book")
-            self.lines.append(Line(resource["urn"], resource["name"], "instances", f"{instance_type} on-demand at ${general:,.4f}/h",
-                                   {s: nodes[s] * general for s in SCALES}, note="system nodes; root volumes not estimated"))
-            return
+            return self.general_purpose(resource, instance_type, region, nodes, market)
         tags = tags_of(inputs) or {}
         pool = (tags.get("gpucluster:cluster"), tags.get("gpucluster:pool") or resource["name"])
         self.nodes(resource, pool, catalog[instance_type], region, nodes, {market: nodes})
         if template is not None:
             self.root_volumes(resource, template, nodes, pool, region)
+
+    def node_pool(self, resource: dict) -> None:
+        """A GKE node pool: its machine type, its nodes from the autoscaling totals (or the initial count) across its
+        zones, spot and flex-start VMs at the spot rate, as for instance groups."""
+        inputs = resource["inputs"]
+        config = inputs.get("nodeConfig") or {}
+        machine, region, catalog = config.get("machineType"), self.region(resource), self.catalog(resource)
+        scaling = inputs.get("autoscaling") or {}
+        zones = len(inputs.get("nodeLocations") or [None])
+        fixed = int(inputs.get("nodeCount", inputs.get("initialNodeCount", 0)) or 0) * zones
+        low = int(scaling.get("totalMinNodeCount", fixed))
+        nodes = {"min": low, "desired": max(low, int(inputs.get("initialNodeCount", low) or low)),
+                 "max": int(scaling.get("totalMaxNodeCount", fixed))}
+        market = "spot" if config.get("spot") or config.get("flexStart") else "on-demand"
+        if machine not in catalog:
+            return self.general_purpose(resource, machine, region, nodes, market)
+        labels = config.get("resourceLabels") or {}
+        pool = (labels.get("gpucluster-cluster"), labels.get("gpucluster-pool") or resource["name"])
+        self.nodes(resource, pool, catalog[machine], region, nodes, {market: nodes})
+
+    def general_purpose(self, resource: dict, instance_type: str | None, region: str, nodes: dict[str, int], market: str) -> None:
+        """Nodes of a type without accelerators (a cluster's system nodes), at the book's on-demand rate."""
+        price = self.book(resource).region_services(region).price("general_purpose_hour", instance_type or "")
+        if price is None or market != "on-demand":
+            return self.skip(resource, f"no {market} price for {instance_type!r} in {region} in the price book")
+        self.lines.append(Line(resource["urn"], resource["name"], "instances", f"{instance_type} on-demand at ${price:,.4f}/h",
+                               {s: nodes[s] * price for s in SCALES}, note="system nodes; boot disks not estimated"))
 
     def gcp_group(self, resource: dict) -> None:
         """A managed instance group runs its target size; spot and flex-start VMs bill at the spot rate."""

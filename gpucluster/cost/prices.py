@@ -37,6 +37,7 @@ class RegionServices(_Strict):
     public_ipv4_hour: dict[str, float | list[str]] | None = None
     kms_key_month: dict[str, float | list[str]] | None = None
     eks_cluster_hour: dict[str, float | list[str]] | None = None  # "standard" and "extended" support
+    gke_cluster_hour: dict[str, float | list[str]] | None = None
     general_purpose_hour: dict[str, float | list[str]] | None = None  # on-demand, by type: nodes without accelerators
 
     @field_validator("fsx_lustre_persistent_2_gb_month", mode="before")

@@ -8,11 +8,13 @@ one pod per node; the node rank is the pod's completion index; rank 0 is reachab
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
 from ..spec import ClusterSpec
-from .nodes import NodePoolPlan, node_pool_plans
+from . import gke
+from .nodes import NodePoolPlan, gke_pod_networks, node_pool_plans
 from .storage import BUCKET_CLAIMS, SHARED_CLAIM
 
 API = "jobset.x-k8s.io/v1alpha2"
@@ -29,6 +31,12 @@ _NAME = re.compile(r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$")  # <name>-workers-<i>-<
 # libfabric on EFA (EKS user guide, "Run machine learning training on Amazon EKS with Elastic Fabric Adapter"; AWS's
 # NCCL tests for EKS): the EFA provider, GPUDirect RDMA reads where the NIC supports them, fork-safe buffers.
 EFA_ENV = {"FI_PROVIDER": "efa", "FI_EFA_USE_DEVICE_RDMA": "1", "FI_EFA_FORK_SAFE": "1", "NCCL_DEBUG": "WARN"}
+
+
+# GKE A3 Ultra and A4 (container-engine-accelerators gpudirect-rdma NCCL test): the NVIDIA libraries GKE installs on
+# the node, and the gIB plugin's directory with its environment script.
+GIB_DIR = "/usr/local/gib"
+GIB_ENV = {"LD_LIBRARY_PATH": "/usr/local/nvidia/lib64"}
 
 
 class JobTemplateError(ValueError):
@@ -91,8 +99,6 @@ def job_template(spec: ClusterSpec, pool: str | None = None, nodes: int | None =
                  name: str = "train", image: str = DEFAULT_IMAGE, script: str = "train.py") -> dict[str, Any]:
     if spec.kubernetes is None:
         raise JobTemplateError("the stack's cluster has no `kubernetes:` section: its pools are VM groups, not node pools")
-    if spec.cloud != "aws":
-        raise JobTemplateError("job templates are built for EKS so far; GKE clusters are not built yet")
     node_pool = _pool(spec, pool)
     size = node_pool.plan.pool.size.max
     nodes = size if nodes is None else nodes
@@ -116,17 +122,32 @@ def job_template(spec: ClusterSpec, pool: str | None = None, nodes: int | None =
             tolerations.append(taint.toleration())
     checkpoints = checkpoint_directory(spec, name)
     volumes, mounts = _volumes(spec)
+    rdma = spec.cloud == "gcp" and gke.transport(node_pool) == "gpudirect-rdma"
     env = [
         {"name": "NODE_RANK", "valueFrom": {"fieldRef": {"fieldPath": f"metadata.annotations['{RANK_ANNOTATION}']"}}},
         *({"name": k, "value": v} for k, v in (EFA_ENV if node_pool.efa_per_node else {}).items()),
+        *({"name": k, "value": v} for k, v in (GIB_ENV if rdma else {}).items()),
         *([{"name": "CHECKPOINT_DIR", "value": checkpoints}] if checkpoints else []),
     ]
     torchrun = [
         "torchrun", f"--nnodes={nodes}", f"--nproc-per-node={node_pool.gpus_per_node}", "--node-rank=$(NODE_RANK)",
         f"--master-addr={name}-workers-0-0.{name}", f"--master-port={MASTER_PORT}", script,
     ]
+    command = torchrun
+    annotations: dict[str, str] = {}
+    if rdma:  # NCCL's gIB plugin sets its own environment from a script the installer put on the node
+        command = ["/bin/bash", "-c", f"source {GIB_DIR}/scripts/set_nccl_env.sh && exec {' '.join(torchrun)}"]
+        volumes += [{"name": "gib", "hostPath": {"path": gke.HOST_GIB}},
+                    {"name": "nvidia", "hostPath": {"path": "/home/kubernetes/bin/nvidia"}}]
+        mounts += [{"name": "gib", "mountPath": GIB_DIR}, {"name": "nvidia", "mountPath": "/usr/local/nvidia"}]
+        annotations["networking.gke.io/default-interface"] = "eth0"
+        annotations["networking.gke.io/interfaces"] = json.dumps(
+            [{"interfaceName": "eth0", "network": "default"}]
+            + [{"interfaceName": nic, "network": network} for nic, network in gke_pod_networks(node_pool.plan)])
+    if spec.cloud == "gcp" and spec.storage.buckets:
+        annotations["gke-gcsfuse/volumes"] = "true"  # the GCS FUSE driver injects its sidecar into annotated pods
     pod = {
-        "metadata": {"labels": {QUEUE_LABEL: team}},
+        "metadata": {"labels": {QUEUE_LABEL: team}, **({"annotations": annotations} if annotations else {})},
         "spec": {
             "restartPolicy": "Never",  # a failed worker fails its Job; JobSet then restarts the whole set
             "nodeSelector": selector,
@@ -134,7 +155,7 @@ def job_template(spec: ClusterSpec, pool: str | None = None, nodes: int | None =
             "containers": [{
                 "name": "trainer",
                 "image": image,
-                "command": torchrun,
+                "command": command,
                 "ports": [{"containerPort": MASTER_PORT, "name": "rendezvous"}],
                 "env": env,
                 "resources": _resources(node_pool),
