@@ -158,3 +158,14 @@ def test_a_gke_rdma_job_names_the_networks_the_cluster_defines():
     container = pod["spec"]["containers"][0]
     assert container["command"][:2] == ["/bin/bash", "-c"] and "set_nccl_env.sh" in container["command"][2]
     assert {"name": "gib", "mountPath": "/usr/local/gib"} in container["volumeMounts"]
+
+
+@pytest.mark.parametrize("stack_spec", [EKS_SPEC, {**GCP_FLEX, "storage": {"buckets": {}}}], ids=["eks", "gke"])
+def test_the_jobs_pods_match_the_kubernetes_openapi_without_the_crds(stack_spec):
+    spec, _ = load_spec(stack_spec)
+    job = jobset.job_template(spec, nodes=2)
+    assert schemas.job_template_problems(job, "1.35") == []
+    broken = copy.deepcopy(job)
+    template = broken["spec"]["replicatedJobs"][0]["template"]["spec"]
+    template["paralelism"] = template.pop("parallelism")  # misspelt: the strict schema knows no such field
+    assert schemas.job_template_problems(broken, "1.35")

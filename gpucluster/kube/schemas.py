@@ -76,11 +76,16 @@ def check_object(obj: dict[str, Any], kubernetes_version: str) -> list[str]:
         raise NoSchema(f"no CRD for {obj['apiVersion']} {obj['kind']} under {crd_directory()} (set ${CRD_DIR_ENV})")
     problems = [f"{obj['kind']}: {'.'.join(map(str, e.path)) or '(top)'}: {e.message}"
                 for e in jsonschema.Draft7Validator(schema).iter_errors(obj)]
-    if obj["kind"] == "JobSet":  # its Job templates are batch/v1 objects: check them against the Kubernetes schema too
-        for replicated in obj["spec"].get("replicatedJobs", []):
-            job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": replicated["name"]},
-                   **copy.deepcopy(replicated["template"])}
-            problems += _built_in(job, kubernetes_version)
+    return problems + (job_template_problems(obj, kubernetes_version) if obj["kind"] == "JobSet" else [])
+
+
+def job_template_problems(jobset: dict[str, Any], kubernetes_version: str) -> list[str]:
+    """A JobSet's Job templates are batch/v1 objects: checked against the Kubernetes schema, CRD or not."""
+    problems = []
+    for replicated in jobset["spec"].get("replicatedJobs", []):
+        job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": replicated["name"]},
+               **copy.deepcopy(replicated["template"])}
+        problems += _built_in(job, kubernetes_version)
     return problems
 
 
