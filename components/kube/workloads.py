@@ -48,11 +48,12 @@ class GpuWorkloads(pulumi.ComponentResource):
         self._opts = pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=args.depends_on)
         namespaces = [self._apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": team.name}}, self._opts)
                       for team in spec.kubernetes.teams]
-        installed = [self._release(release) for release in releases(spec)]
+        planned = releases(spec)
+        installed = [self._release(release) for release in planned]
         after = pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=[*namespaces, *installed])
         self.objects = [self._apply(obj, after) for obj in [*queue_objects(spec), *args.objects]]
-        self.releases = {release.name: release for release in installed}
-        self.register_outputs({"releases": {r.chart.name: r.chart.version for r in releases(spec)}})
+        self.releases = {release.chart.name: resource for release, resource in zip(planned, installed)}
+        self.register_outputs({"releases": {r.chart.name: r.chart.version for r in planned}})
 
     def _release(self, release: Release) -> k8s.helm.v3.Release:
         chart = release.chart
