@@ -194,3 +194,31 @@ def test_graph_finds_providers_links_and_referrers():
     for order in (1, -1):
         named = _res("urn:p:named", "pulumi:providers:aws", {"region": "eu-west-3"}, name="default-eu")
         assert Graph([named, default, template][::order]).region(template) == "us-east-1"
+
+
+EXPLICIT_EKS = """
+import pulumi
+import pulumi_aws as aws
+from components.aws import AwsGpuCluster, AwsGpuClusterArgs
+from gpucluster.validate import load_spec
+
+spec, _ = load_spec({
+    "name": "x", "cloud": "aws", "region": "eu-north-1", "zones": ["eu-north-1c", "eu-north-1a"], "kubernetes": {},
+    "pools": [{"name": "train", "instanceType": "p5.48xlarge", "size": {"min": 1, "max": 2}, "zones": ["eu-north-1c"]}],
+    "storage": {"shared": {"throughputGbps": 2}, "buckets": {"datasetSizeTb": 1}},
+    "tags": {"owner": "a", "costCenter": "b", "project": "c"},
+})
+eu = aws.Provider("eu", region="eu-north-1")
+AwsGpuCluster("x", AwsGpuClusterArgs(spec), opts=pulumi.ResourceOptions(providers=[eu]))
+"""
+
+
+def test_an_eks_cluster_under_an_explicit_provider_uses_it_and_its_own_cluster_provider(tmp_path):
+    result = run(tmp_path, EXPLICIT_EKS)
+    providers = sorted((r.type, r.name) for r in result.resources if r.type.startswith("pulumi:providers:"))
+    assert providers == [("pulumi:providers:aws", "eu"), ("pulumi:providers:kubernetes", "x-workloads-cluster")]
+    assert result.invokes and all(p and "::pulumi:providers:aws::eu::" in p for _, p in result.invokes)
+    aws_resources = [r for r in result.resources if r.type.startswith("aws:")]
+    assert all(r.provider and "::pulumi:providers:aws::eu::" in r.provider for r in aws_resources)
+    cost = estimate(as_json(result)["resources"])
+    assert cost["pools"]["train"]["gpus"]["max"] == 16 and "us-east-1" not in " ".join(u["reason"] for u in cost["unpriced"])
