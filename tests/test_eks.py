@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import itertools
 import json
 
 import kubernetes_validate
@@ -265,3 +266,24 @@ def test_spot_workloads_are_never_deactivated_for_good():
     queues = kueue.local_queues(spec)
     assert [(q["metadata"]["namespace"], q["spec"]["clusterQueue"]) for q in queues] == [("research", "k")]
 
+
+
+MIXED = [
+    {"name": "block", "instanceType": "p5.48xlarge", "size": {"min": 2, "max": 2}, "zones": ["us-east-1a"],
+     "capacity": {"type": "capacity-block", "reservationId": RESERVATION}},
+    {"name": "spot", "instanceType": "p5en.48xlarge", "size": {"max": 4}, "zones": ["us-east-1c"], "capacity": {"type": "spot"}},
+    {"name": "dev", "instanceType": "g6e.12xlarge", "size": {"max": 3}},
+]
+
+
+@pytest.mark.parametrize("pools", list(itertools.permutations(MIXED)), ids=lambda p: "-".join(x["name"] for x in p))
+def test_three_pools_of_different_types_sources_and_zones_in_every_order(pools):
+    result = preview_spec(eks_spec(pools=list(pools), zones=["us-east-1a", "us-east-1b", "us-east-1c"]))
+    groups = groups_by_pool(result)
+    subnets = {r.urn: r.inputs["availabilityZone"] for r in of_type(result, "aws:ec2/subnet:Subnet")}
+    zones = {pool: sorted(subnets[u] for u in group.dependencies["subnetIds"] if u in subnets) for pool, group in groups.items()}
+    assert {pool: g.inputs["capacityType"] for pool, g in groups.items()} == {"block": "CAPACITY_BLOCK", "spot": "SPOT", "dev": "ON_DEMAND"}
+    assert zones["block"] == ["us-east-1a"] and zones["spot"] == ["us-east-1c"] and len(zones["dev"]) == 1
+    efa = {pool: sum(i["interfaceType"] in ("efa", "efa-only") for i in template_of(result, g).inputs["networkInterfaces"])
+           for pool, g in groups.items()}
+    assert efa == {"block": 32, "spot": 16, "dev": 1}
