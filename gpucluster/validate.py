@@ -292,6 +292,10 @@ def check_kubernetes(spec: ClusterSpec) -> Iterator[Problem]:
         if pool.image_id:
             image = "the AL2023 NVIDIA AMI type" if spec.cloud == "aws" else "GKE's Container-Optimized OS"
             yield Problem(f"{at}.imageId", f"on Kubernetes nodes boot {image}; a custom image is not supported")
+        if "checkpoint" in pool.model_fields_set:
+            yield Problem(f"{at}.checkpoint", "has no effect on Kubernetes: no node watcher runs there; the node group "
+                          "drains a node before it goes, Kueue requeues the job, and the job checkpoints itself (the job "
+                          "template passes CHECKPOINT_DIR)", severity="warning")
         if pool.rollout.strategy == "manual":
             yield Problem(f"{at}.rollout.strategy", "'manual': node groups and node pools replace nodes when their template "
                           "changes (draining them first); leave rollout.strategy out or set 'rolling'")

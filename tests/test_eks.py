@@ -287,3 +287,11 @@ def test_three_pools_of_different_types_sources_and_zones_in_every_order(pools):
     efa = {pool: sum(i["interfaceType"] in ("efa", "efa-only") for i in template_of(result, g).inputs["networkInterfaces"])
            for pool, g in groups.items()}
     assert efa == {"block": 32, "spot": 16, "dev": 1}
+
+
+def test_checkpoint_settings_on_a_kubernetes_pool_are_a_warning_not_silence():
+    pools = [{**EKS_SPEC["pools"][1], "checkpoint": {"command": "kill -USR1 1"}}]
+    _, warnings = load_spec(eks_spec(pools=pools))
+    assert [(w.path, w.severity) for w in warnings] == [("pools[0].checkpoint", "warning")]
+    _, warnings = load_spec(EKS_SPEC)
+    assert warnings == []
