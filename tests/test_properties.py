@@ -30,7 +30,6 @@ from gpucluster import catalog, cli
 from gpucluster.fabric import aws_interfaces
 from gpucluster.plan import (
     address_plan,
-    fabric_enabled,
     gcs_bucket_location,
     lustre_plan,
     managed_lustre_plan,

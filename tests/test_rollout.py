@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from .helpers import of_type, one, pool, preview_spec, spec_with
+from .helpers import of_type, pool, preview_spec, spec_with
 from .test_combinations import _gcp_preview
 
 ASG = "aws:autoscaling/group:Group"

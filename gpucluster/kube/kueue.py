@@ -29,7 +29,8 @@ KUEUE_VERSION = "0.19.2"
 API = "kueue.x-k8s.io/v1beta2"
 CONFIG_API = "config.kueue.x-k8s.io/v1beta2"
 HUGEPAGES = "hugepages-2Mi"
-QUEUE_LABEL = "kueue.x-k8s.io/queue-name"  # what a job sets to enter a LocalQueue (Kueue docs, "Run a JobSet")
+# What a job sets to enter a LocalQueue (site/content/en/docs/tasks/run/jobsets.md at v0.19.2).
+QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
 
 # GKE taints the nodes of a queued-provisioning (flex-start) node pool itself; pods there must tolerate it
 # (Cluster Toolkit examples/gke-a4/nccl-jobset-example.yaml, XPK src/xpk/core/capacity.py).
@@ -62,8 +63,8 @@ WAIT_FOR_PODS_READY = {
     "blockAdmission": False,
     "requeuingStrategy": {
         "timestamp": "Eviction",  # the backoff counts from the eviction, not from the job's creation
-        # null: requeue for ever. A count deactivates the job once it is reached (.spec.active=false), and nothing
-        # brings it back when spot capacity returns, so a spot job would be lost for good (kubernetes-sigs/kueue
+        # null: requeue for ever. A count deactivates the job once it is reached (Workload .spec.active=false), and
+        # nothing brings it back when spot capacity returns, so a spot job would be lost for good (kubernetes-sigs/kueue
         # issue #15255). Set explicitly (null is also Kueue's default) so the choice shows in the rendered values.
         "backoffLimitCount": None,
         # Exponential backoff from a minute (Kueue's default base), capped at an hour between tries: a job waiting
@@ -119,7 +120,7 @@ def covered_resources(pools: list[NodePoolPlan]) -> list[str]:
 
 
 def per_node_quantities(pool: NodePoolPlan) -> dict[str, int]:
-    """What one node of the pool offers, in the units the quota uses: vCPUs, MiB of memory and of huge pages, devices."""
+    """What one node of the pool offers, in the units the quota counts: vCPUs, MiB of memory and huge pages, devices."""
     instance = pool.plan.instance
     return {
         "cpu": instance.vcpus,
@@ -130,7 +131,7 @@ def per_node_quantities(pool: NodePoolPlan) -> dict[str, int]:
 
 
 def nominal_quota(pool: NodePoolPlan, resource: str) -> int | str:
-    """The pool at its maximum size: size.max times what one node offers (0 for what the pool has none of)."""
+    """The pool at its maximum size: size.max times what one node offers (0 where the pool has none of it)."""
     total = per_node_quantities(pool).get(resource, 0) * pool.plan.pool.size.max
     return f"{total}Mi" if resource in ("memory", HUGEPAGES) else total
 
@@ -147,13 +148,15 @@ def cluster_queue(spec: ClusterSpec) -> dict[str, Any]:
     pools = node_pool_plans(spec)
     resources = covered_resources(pools)
     queue_spec: dict[str, Any] = {
-        # Only the teams' namespaces may submit (kubernetes.io/metadata.name is set on every namespace by the API server).
+        # Only the teams' namespaces may submit (the API server labels every namespace kubernetes.io/metadata.name).
         "namespaceSelector": {"matchExpressions": [{
-            "key": "kubernetes.io/metadata.name", "operator": "In", "values": [t.name for t in spec.kubernetes.teams]}]},
+            "key": "kubernetes.io/metadata.name", "operator": "In",
+            "values": [team.name for team in spec.kubernetes.teams]}]},
         "queueingStrategy": "BestEffortFIFO",  # a big job waiting for room does not hold up small ones behind it
         # A job that does not fit the first flavor is tried on the next one anyway; these two make Kueue also move on
-        # where it could borrow (a cohort joined later) or preempt in the current flavor, rather than stop there:
-        # the next pool with free room beats evicting someone (whenCanBorrow's default is MayStopSearch).
+        # where it could borrow (a cohort joined later) or preempt in the current flavor, rather than stop there: the
+        # next pool with free room beats evicting someone (whenCanBorrow's default is MayStopSearch;
+        # concepts/cluster_queue.md, "FlavorFungibility").
         "flavorFungibility": {"whenCanBorrow": "TryNextFlavor", "whenCanPreempt": "TryNextFlavor"},
         "resourceGroups": [{
             "coveredResources": resources,
