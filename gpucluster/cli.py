@@ -251,14 +251,22 @@ def cmd_policy_config(args: argparse.Namespace) -> int:
 
 def cmd_job_template(args: argparse.Namespace) -> int:
     """A JobSet for a multi-node training job on the stack's cluster, as YAML for `kubectl apply -f -`."""
+    import shlex
+
+    from .kube.jobset import DEFAULT_COMMAND, DEFAULT_IMAGE, JobTemplateError, job_template
+
+    try:
+        command = shlex.split(args.command) if args.command is not None else list(DEFAULT_COMMAND)
+    except ValueError as exc:  # unbalanced quotes
+        print(f"error: --command {args.command!r}: {exc}; give the script and its arguments as one shell word list",
+              file=sys.stderr)
+        return EXIT_USAGE
     loaded = _load_stack(args)
     if isinstance(loaded, int):
         return loaded
-    from .kube.jobset import JobTemplateError, job_template
-
     try:
         job = job_template(loaded[2], pool=args.pool, nodes=args.nodes, team=args.team, name=args.name,
-                           **({"image": args.image} if args.image else {}))
+                           image=args.image or DEFAULT_IMAGE, command=command)
     except JobTemplateError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -338,11 +346,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     job = sub.add_parser("job-template", help="print a JobSet for a multi-node PyTorch job on a Kubernetes stack")
     job.add_argument("stack")
-    job.add_argument("--pool", help="the pool to run on (default: the first the queue tries)")
-    job.add_argument("--nodes", type=int, help="how many nodes, one pod each (default: the pool's maximum size)")
+    job.add_argument("--pool", help="pin the job to this pool (default: the first GPU pool the queue tries, and any "
+                     "pool of its instance type after it)")
+    job.add_argument("--nodes", type=int, help="how many nodes, one pod each (default: 2, at most the pool's maximum)")
     job.add_argument("--team", help="the team whose namespace and queue take the job (default: the first team)")
     job.add_argument("--name", default="train", help="the JobSet's name (default: train)")
-    job.add_argument("--image", help="the training image (default: NVIDIA's PyTorch container)")
+    job.add_argument("--image", help="the training image (default: NVIDIA's PyTorch container from NGC)")
+    job.add_argument("--command", help="what torchrun starts on every GPU, as one string: the script and its "
+                     "arguments (default: train.py)")
     job.add_argument("--project", help="project folder (default: the nearest Pulumi.yaml at or above here)")
     job.set_defaults(func=cmd_job_template)
 

@@ -261,7 +261,7 @@ def test_spot_workloads_are_never_deactivated_for_good():
 
     spec, _ = load_spec(EKS_SPEC)
     config = yaml.safe_load(kueue.kueue_values(spec)["managerConfig"]["controllerManagerConfigYaml"])
-    assert "backoffLimitCount" not in config["waitForPodsReady"]["requeuingStrategy"]  # unset: endless (kueue #15255)
+    assert config["waitForPodsReady"]["requeuingStrategy"]["backoffLimitCount"] is None  # null: endless (kueue #15255)
     assert "jobset.x-k8s.io/jobset" in config["integrations"]["frameworks"]
     queues = kueue.local_queues(spec)
     assert [(q["metadata"]["namespace"], q["spec"]["clusterQueue"]) for q in queues] == [("research", "k")]

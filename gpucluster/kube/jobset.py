@@ -1,187 +1,430 @@
-"""`gpucluster job-template`: a JobSet (jobset.x-k8s.io/v1alpha2, JobSet v0.12.0) for a multi-node PyTorch job that fills
-whole nodes of one pool, submitted to a team's Kueue queue.
+"""`gpucluster job-template`: a JobSet (`jobset.x-k8s.io/v1alpha2`, JobSet v0.12.0) for a multi-node PyTorch job that
+fills whole nodes of one pool, submitted to a team's Kueue queue. Pure: a dict, printed as YAML by the CLI.
 
-Layout (JobSet's PyTorch example and the Indexed Job pattern): one replicated job `workers` with one Job of N pods,
-one pod per node; the node rank is the pod's completion index; rank 0 is reachable at
-`<name>-workers-0-0.<name>` through the headless service JobSet creates.
+Layout (JobSet's PyTorch example, site/static/examples/pytorch/resnet-cifar10/resnet.yaml, and the Indexed Job
+pattern): one replicated job `workers` with one Job of N pods, one pod per node; each pod runs `torchrun` with the
+node's GPUs, its node rank is its completion index (JOB_COMPLETION_INDEX, which the Job controller sets in every
+container of an Indexed Job), and rank 0 is reached at `<name>-workers-0-0.<name>` through the headless service JobSet
+creates (pod hostname `<jobset>-<replicatedJob>-<jobIndex>-<podIndex>`, subdomain the JobSet's name; jobset_types.go).
+
+What a pod gets, by the pool's fabric:
+- EKS with EFA: every EFA device and the huge pages libfabric uses, and the libfabric settings.
+- GKE A3 High (GPUDirect-TCPX) and A3 Mega (GPUDirect-TCPXO): the GPU NIC networks, the receive-datapath daemon as a
+  native sidecar, the NCCL plugin the installer put on the node.
+- GKE A3 Ultra and A4 (GPUDirect RDMA): the RDMA networks and NCCL's gIB plugin with its environment script.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..spec import ClusterSpec
 from . import gke
+from .kueue import HUGEPAGES, QUEUE_LABEL, pool_tolerations
 from .nodes import NodePoolPlan, gke_pod_networks, node_pool_plans
 from .storage import BUCKET_CLAIMS, SHARED_CLAIM
 
+# kubernetes-sigs/jobset tag v0.12.0, commit f22e565ac3cc3265c7c45ef67ecffdc689af5d77 (2026-05-08).
+JOBSET_VERSION = "0.12.0"
 API = "jobset.x-k8s.io/v1alpha2"
-QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
-# NVIDIA's PyTorch container from NGC (monthly releases, tagged YY.MM-py3): CUDA, NCCL and torchrun in one image.
-# Pin your own build in production.
+WORKERS = "workers"  # the replicated job's name, part of every pod's hostname
+
+# NVIDIA's PyTorch container from NGC (public, tagged YY.MM-py3, monthly): CUDA, NCCL, PyTorch and torchrun in one
+# image. A starting point: pin your own build in production. On EFA pools NCCL also needs AWS's libfabric and the
+# aws-ofi-nccl plugin inside the image (the EFA device plugin passes the devices, not the libraries): build on AWS's
+# EFA installer or pass --image.
 DEFAULT_IMAGE = "nvcr.io/nvidia/pytorch:25.10-py3"
-MASTER_PORT = 29500  # torchrun's default
-RANK_ANNOTATION = "batch.kubernetes.io/job-completion-index"
-# What the node keeps for itself (kubelet, system daemons, the device plugins): the pod asks for the rest.
+DEFAULT_COMMAND = ("train.py",)  # what torchrun starts on every GPU: the script and its arguments
+# Two nodes unless asked: the smallest job that crosses the fabric, admitted soonest, and cheap if started by
+# mistake. A whole pool (up to size.max) is one flag away; JobSet restarts every pod when one fails, so the larger
+# the job the more a single bad node costs, which is a choice to make knowingly.
+DEFAULT_NODES = 2
+MASTER_PORT = 29500  # torchrun's default rendezvous port
+# What the node keeps for itself (kubelet, system daemons, device plugins, CSI node pods): the pod asks for the rest.
 HEADROOM = 0.9
-_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$")  # <name>-workers-<i>-<j> must stay a DNS label
+# Restarts of the whole set for failures of the job itself; a node taken away (spot) does not count (failure policy).
+MAX_RESTARTS = 3
+# <name>-workers-<job>-<pod>-<5 random> must stay a 63-character DNS label (JobSet's webhook refuses longer ones;
+# pkg/webhooks/jobset_webhook.go); a JobSet name is a DNS-1035 label.
+_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$")
 
-# libfabric on EFA (EKS user guide, "Run machine learning training on Amazon EKS with Elastic Fabric Adapter"; AWS's
-# NCCL tests for EKS): the EFA provider, GPUDirect RDMA reads where the NIC supports them, fork-safe buffers.
-EFA_ENV = {"FI_PROVIDER": "efa", "FI_EFA_USE_DEVICE_RDMA": "1", "FI_EFA_FORK_SAFE": "1", "NCCL_DEBUG": "WARN"}
+# EFA (libfabric) in pods. FI_PROVIDER=efa keeps libfabric from falling back to TCP without a word. RDMA reads from
+# GPU memory (GPUDirect RDMA) exist on the P4d/P4de and P5 families' EFA (awsome-distributed-training
+# 1.architectures/efa-cheatsheet.md: harmless there with newer libfabric, needed with aws-ofi-nccl 1.6) and, derived,
+# P6; not on G5/G6/G6e, where asking for them is reported to abort the ranks. NCCL's own sockets (bootstrap) go over
+# the pod's interface, eth0 (VPC CNI); the EFA devices are not network interfaces in the pod.
+EFA_ENV = {"FI_PROVIDER": "efa", "NCCL_SOCKET_IFNAME": "eth0"}
+EFA_RDMA_FAMILIES = ("p4d", "p4de", "p5", "p5e", "p5en", "p6-b200", "p6-b300")
 
-
-# GKE A3 Ultra and A4 (container-engine-accelerators gpudirect-rdma NCCL test): the NVIDIA libraries GKE installs on
-# the node, and the gIB plugin's directory with its environment script.
+# GKE: the NVIDIA libraries (and the GPUDirect NCCL plugins their installers add) on the node
+# (container-engine-accelerators @992db81, gpudirect-*/nccl-*-installer.yaml and nccl-test*.yaml).
+HOST_NVIDIA = "/home/kubernetes/bin/nvidia"
+NVIDIA_LIB = "/usr/local/nvidia/lib64"
+# GPUDirect-TCPX (A3 High): the receive-datapath daemon (CEA gpudirect-tcpx/nccl-test-latest.yaml; pairs with the
+# installer nccl-plugin-gpudirecttcpx-dev:v3.1.9) and NCCL's settings from its nccl-config.yaml (for a3-highgpu-8g).
+TCPX_DAEMON_IMAGE = "us-docker.pkg.dev/gce-ai-infra/gpudirect-tcpx/tcpgpudmarxd-dev:v2.0.12"
+TCPX_SOCKET_DIR = "/run/tcpx"
+TCPX_ENV = {
+    "NCCL_SOCKET_IFNAME": "eth0", "NCCL_GPUDIRECTTCPX_CTRL_DEV": "eth0",
+    "NCCL_CROSS_NIC": "0", "NCCL_NET_GDR_LEVEL": "PIX", "NCCL_P2P_PXN_LEVEL": "0",
+    "NCCL_ALGO": "Ring,Tree", "NCCL_PROTO": "Simple",
+    "NCCL_DYNAMIC_CHUNK_SIZE": "524288", "NCCL_P2P_NET_CHUNKSIZE": "524288", "NCCL_P2P_PCI_CHUNKSIZE": "524288",
+    "NCCL_P2P_NVL_CHUNKSIZE": "1048576", "NCCL_BUFFSIZE": "4194304",
+    "NCCL_NSOCKS_PERTHREAD": "4", "NCCL_SOCKET_NTHREADS": "1",
+    "NCCL_GPUDIRECTTCPX_TX_BINDINGS": "eth1:8-21,112-125;eth2:8-21,112-125;eth3:60-73,164-177;eth4:60-73,164-177",
+    "NCCL_GPUDIRECTTCPX_RX_BINDINGS": "eth1:22-35,126-139;eth2:22-35,126-139;eth3:74-87,178-191;eth4:74-87,178-191",
+    "NCCL_GPUDIRECTTCPX_PROGRAM_FLOW_STEERING_WAIT_MICROS": "500000",
+    # The daemon's socket directory, mounted here in the trainer too (the samples mount it over /tmp, the plugin's
+    # default; Cluster Toolkit's A3 High Slurm guide sets this variable instead).
+    "NCCL_GPUDIRECTTCPX_UNIX_CLIENT_PREFIX": TCPX_SOCKET_DIR,
+}
+# GPUDirect-TCPXO (A3 Mega): the daemon of the release of Jan 9, 2026, which must match the installer's
+# (nccl-plugin-gpudirecttcpx-dev:v1.0.15; CEA gpudirect-tcpxo/README.md), and NCCL's settings from the profile script
+# the installer puts beside the plugin (README "NCCL configs"; best-practice.md).
+TCPXO_DAEMON_IMAGE = "us-docker.pkg.dev/gce-ai-infra/gpudirect-tcpxo/tcpgpudmarxd-dev:v1.0.21"
+APERTURE_DEVICES = "/dev/aperture_devices"
+# GPUDirect RDMA (A3 Ultra, A4): the gIB plugin the installer copied to the node (gke.HOST_GIB), and its NCCL settings
+# script (CEA gpudirect-rdma/nccl-test.yaml; XPK src/xpk/core/workload_decorators/rdma_decorator.py).
 GIB_DIR = "/usr/local/gib"
-GIB_ENV = {"LD_LIBRARY_PATH": "/usr/local/nvidia/lib64"}
 
 
 class JobTemplateError(ValueError):
     """A flag the template cannot honour; the message names the flag, the value and what is allowed."""
 
 
-def _pool(spec: ClusterSpec, name: str | None) -> NodePoolPlan:
-    pools = node_pool_plans(spec)
-    if name is None:
-        return pools[0]
-    for pool in pools:
-        if pool.name == name:
-            return pool
-    raise JobTemplateError(f"--pool {name!r}: the stack has no such pool; its pools: {', '.join(p.name for p in pools)}")
+@dataclass
+class PodFabric:
+    """What a pool's fabric adds to the pod: settings for the trainer, pod annotations, host volumes, native sidecars,
+    and a script the trainer sources before torchrun starts."""
 
-
-def _quantity_mib(mib: float) -> str:
-    return f"{int(mib)}Mi"
-
-
-def _resources(pool: NodePoolPlan) -> dict[str, dict[str, Any]]:
-    instance = pool.plan.instance
-    requests: dict[str, Any] = {
-        "cpu": str(int(instance.vcpus * HEADROOM)),
-        "memory": _quantity_mib(instance.memory_gib * 1024 * HEADROOM),
-        **{resource: str(count) for resource, count in pool.per_node().items()},
-    }
-    if pool.hugepages_mib_per_node:
-        requests["hugepages-2Mi"] = f"{pool.hugepages_mib_per_node}Mi"
-    return {"requests": requests, "limits": dict(requests)}  # equal: the pod gets the node's devices, guaranteed
-
-
-def _volumes(spec: ClusterSpec) -> tuple[list[dict], list[dict]]:
-    volumes = [{"name": "shm", "emptyDir": {"medium": "Memory"}}]  # NCCL and data loaders share memory through /dev/shm
-    mounts = [{"name": "shm", "mountPath": "/dev/shm"}]
-    storage = spec.storage
-    if storage.scratch:  # the node's ephemeral storage is its NVMe RAID0 array
-        volumes.append({"name": "scratch", "emptyDir": {}})
-        mounts.append({"name": "scratch", "mountPath": storage.scratch.mount})
-    if storage.shared:
-        volumes.append({"name": "shared", "persistentVolumeClaim": {"claimName": SHARED_CLAIM}})
-        mounts.append({"name": "shared", "mountPath": storage.shared.mount})
-    if storage.buckets:
-        for role, claim in BUCKET_CLAIMS.items():
-            volumes.append({"name": role, "persistentVolumeClaim": {"claimName": claim, "readOnly": role == "datasets"}})
-            mounts.append({"name": role, "mountPath": f"/{role}", "readOnly": role == "datasets"})
-    return volumes, mounts
-
-
-def checkpoint_directory(spec: ClusterSpec, name: str) -> str | None:
-    """Where the job writes checkpoints: the shared file system, else the checkpoints bucket, per job."""
-    if spec.storage.shared:
-        return f"{spec.storage.shared.mount}/checkpoints/{name}"
-    if spec.storage.buckets:
-        return f"/checkpoints/{name}"
-    return None
+    env: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+    volumes: list[dict[str, Any]] = field(default_factory=list)
+    mounts: list[dict[str, Any]] = field(default_factory=list)
+    sidecars: list[dict[str, Any]] = field(default_factory=list)
+    setup: str | None = None
 
 
 def job_template(spec: ClusterSpec, pool: str | None = None, nodes: int | None = None, team: str | None = None,
-                 name: str = "train", image: str = DEFAULT_IMAGE, script: str = "train.py") -> dict[str, Any]:
-    if spec.kubernetes is None:
-        raise JobTemplateError("the stack's cluster has no `kubernetes:` section: its pools are VM groups, not node pools")
-    node_pool = _pool(spec, pool)
-    size = node_pool.plan.pool.size.max
-    nodes = size if nodes is None else nodes
-    if not 1 <= nodes <= size:
-        raise JobTemplateError(f"--nodes {nodes}: pool '{node_pool.name}' has at most {size} nodes; give 1 to {size}")
-    teams = [t.name for t in spec.kubernetes.teams]
-    team = teams[0] if team is None else team
-    if team not in teams:
-        raise JobTemplateError(f"--team {team!r}: the stack's teams are {', '.join(teams)}")
-    if not _NAME.match(name):
-        raise JobTemplateError(f"--name {name!r}: use 1-40 lowercase letters, digits and '-', starting with a letter")
+                 image: str = DEFAULT_IMAGE, command: Sequence[str] = DEFAULT_COMMAND,
+                 name: str = "train") -> dict[str, Any]:
+    """A JobSet running `torchrun <command>` on `nodes` whole nodes of `pool`, in `team`'s namespace and queue.
 
-    # The pool's instance type, not the pool: Kueue then admits the job to the first flavor of that type with room
-    # (the reservation, then spot, then on-demand) and adds that pool's labels; the job tolerates all their taints.
-    type_label = node_pool.instance_type_label
-    siblings = [p for p in node_pool_plans(spec) if type_label and p.instance_type_label == type_label] or [node_pool]
-    selector = type_label or node_pool.selector
-    tolerations = []
-    for taint in (t for p in siblings for t in p.taints):
-        if taint.toleration() not in tolerations:
-            tolerations.append(taint.toleration())
-    checkpoints = checkpoint_directory(spec, name)
-    volumes, mounts = _volumes(spec)
-    rdma = spec.cloud == "gcp" and gke.transport(node_pool) == "gpudirect-rdma"
-    env = [
-        {"name": "NODE_RANK", "valueFrom": {"fieldRef": {"fieldPath": f"metadata.annotations['{RANK_ANNOTATION}']"}}},
-        *({"name": k, "value": v} for k, v in (EFA_ENV if node_pool.efa_per_node else {}).items()),
-        *({"name": k, "value": v} for k, v in (GIB_ENV if rdma else {}).items()),
-        *([{"name": "CHECKPOINT_DIR", "value": checkpoints}] if checkpoints else []),
-    ]
-    torchrun = [
-        "torchrun", f"--nnodes={nodes}", f"--nproc-per-node={node_pool.gpus_per_node}", "--node-rank=$(NODE_RANK)",
-        f"--master-addr={name}-workers-0-0.{name}", f"--master-port={MASTER_PORT}", script,
-    ]
-    command = torchrun
-    annotations: dict[str, str] = {}
-    if rdma:  # NCCL's gIB plugin sets its own environment from a script the installer put on the node
-        command = ["/bin/bash", "-c", f"source {GIB_DIR}/scripts/set_nccl_env.sh && exec {' '.join(torchrun)}"]
-        volumes += [{"name": "gib", "hostPath": {"path": gke.HOST_GIB}},
-                    {"name": "nvidia", "hostPath": {"path": "/home/kubernetes/bin/nvidia"}}]
-        mounts += [{"name": "gib", "mountPath": GIB_DIR}, {"name": "nvidia", "mountPath": "/usr/local/nvidia"}]
-        annotations["networking.gke.io/default-interface"] = "eth0"
-        annotations["networking.gke.io/interfaces"] = json.dumps(
-            [{"interfaceName": "eth0", "network": "default"}]
-            + [{"interfaceName": nic, "network": network} for nic, network in gke_pod_networks(node_pool.plan)])
-    if spec.cloud == "gcp" and spec.storage.buckets:
-        annotations["gke-gcsfuse/volumes"] = "true"  # the GCS FUSE driver injects its sidecar into annotated pods
-    pod = {
-        "metadata": {"labels": {QUEUE_LABEL: team}, **({"annotations": annotations} if annotations else {})},
-        "spec": {
-            "restartPolicy": "Never",  # a failed worker fails its Job; JobSet then restarts the whole set
-            "nodeSelector": selector,
-            "tolerations": tolerations,
-            "containers": [{
-                "name": "trainer",
-                "image": image,
-                "command": command,
-                "ports": [{"containerPort": MASTER_PORT, "name": "rendezvous"}],
-                "env": env,
-                "resources": _resources(node_pool),
-                # NCCL and libfabric pin (lock) their buffers; without IPC_LOCK the limit is 64 KiB.
-                "securityContext": {"capabilities": {"add": ["IPC_LOCK"]}},
-                "volumeMounts": mounts,
-            }],
-            "volumes": volumes,
-        },
-    }
+    Defaults: the first GPU pool in queue order (reserved, spot, on-demand, flex-start), DEFAULT_NODES nodes (at most
+    the pool's size.max), the first team. Without `pool` the job selects the pool's instance type and tolerates every
+    pool of that type, so Kueue may place it on any of them in queue order; with `pool` it is pinned to that pool.
+    Raises JobTemplateError for what cannot be made: no `kubernetes:` section, an unknown pool or team, a node count
+    outside 1..size.max, a name JobSet would refuse."""
+    if spec.kubernetes is None:
+        raise JobTemplateError("the stack's cluster has no `kubernetes:` section: its pools are VM groups, not node "
+                               "pools; job-template needs a stack with `kubernetes:`")
+    node_pool = choose_pool(spec, pool)
+    nodes = choose_nodes(node_pool, nodes)
+    team = choose_team(spec, team)
+    if not _NAME.match(name):
+        raise JobTemplateError(f"--name {name!r}: use 1-40 lowercase letters, digits and '-', starting with a letter "
+                               "and ending with a letter or digit")
+    if not command:
+        raise JobTemplateError("--command is empty: give the program torchrun starts on every GPU and its "
+                               "arguments, e.g. --command 'train.py --epochs 3'")
     return {
         "apiVersion": API,
         "kind": "JobSet",
         "metadata": {"name": name, "namespace": team, "labels": {QUEUE_LABEL: team}},
         "spec": {
+            # Pods reach each other by hostname, and rank 0's name resolves before it is ready (the defaults, said
+            # here because the rendezvous depends on them).
             "network": {"enableDNSHostnames": True, "publishNotReadyAddresses": True},
-            # Spot nodes go away: restart the set from its last checkpoint a few times before giving up.
-            "failurePolicy": {"maxRestarts": 3},
+            "failurePolicy": failure_policy(),
             "replicatedJobs": [{
-                "name": "workers",
+                "name": WORKERS,
                 "replicas": 1,
                 "template": {"spec": {
-                    "parallelism": nodes, "completions": nodes, "completionMode": "Indexed", "backoffLimit": 0,
-                    "template": pod,
+                    "parallelism": nodes, "completions": nodes, "completionMode": "Indexed",
+                    "backoffLimit": 0,  # a failed pod fails the Job, and JobSet restarts the whole set
+                    "podFailurePolicy": {"rules": [{
+                        # A pod that failed because its node went away (spot reclaim, drain, node lost) fails the Job
+                        # with reason PodFailurePolicy, which the JobSet rule restarts without counting.
+                        "action": "FailJob", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]}]},
+                    "template": pod_template(spec, node_pool, pinned=pool is not None, name=name, nodes=nodes,
+                                             image=image, command=command),
                 }},
             }],
         },
     }
 
+
+def choose_pool(spec: ClusterSpec, name: str | None) -> NodePoolPlan:
+    """The named pool, or the first GPU pool in queue order."""
+    pools = node_pool_plans(spec)
+    gpu_pools = [p for p in pools if p.accelerator == "gpu" and p.gpus_per_node]
+    if name is None:
+        if not gpu_pools:
+            raise JobTemplateError("--pool: the stack has no GPU pool to run a PyTorch job on")
+        return gpu_pools[0]
+    chosen = next((p for p in pools if p.name == name), None)
+    if chosen is None:
+        raise JobTemplateError(f"--pool {name!r}: the stack has no such pool; its pools: "
+                               f"{', '.join(p.name for p in pools)}")
+    if chosen not in gpu_pools:
+        raise JobTemplateError(f"--pool {name!r}: the pool has no NVIDIA GPUs; GPU pools: "
+                               f"{', '.join(p.name for p in gpu_pools) or 'none'}")
+    return chosen
+
+
+def choose_nodes(pool: NodePoolPlan, nodes: int | None) -> int:
+    size = pool.plan.pool.size.max
+    if nodes is None:
+        return min(DEFAULT_NODES, size)
+    if not 1 <= nodes <= size:
+        raise JobTemplateError(f"--nodes {nodes}: pool '{pool.name}' has at most {size} nodes; give 1 to {size}")
+    return nodes
+
+
+def choose_team(spec: ClusterSpec, team: str | None) -> str:
+    teams = [t.name for t in spec.kubernetes.teams]
+    if team is None:
+        return teams[0]
+    if team not in teams:
+        raise JobTemplateError(f"--team {team!r}: the stack has no such team; its teams: {', '.join(teams)}")
+    return team
+
+
+def failure_policy() -> dict[str, Any]:
+    """Up to MAX_RESTARTS restarts of the whole set for failures of the job itself; restarts after a node was taken
+    away (the pod's DisruptionTarget condition, through the Job's podFailurePolicy) do not count, so a spot job is not
+    failed for good by reclaims (JobSet site/static/examples/failure-policy/host-maintenance-event-model.yaml)."""
+    return {
+        "maxRestarts": MAX_RESTARTS,
+        "rules": [{"name": "node-lost", "action": "RestartJobSetAndIgnoreMaxRestarts",
+                   "onJobFailureReasons": ["PodFailurePolicy"]}],
+    }
+
+
+def placement(spec: ClusterSpec, pool: NodePoolPlan, pinned: bool) -> tuple[dict[str, str], list[dict[str, str]]]:
+    """(nodeSelector, tolerations). Pinned: the pool's own selector and tolerations. Otherwise the pool's instance type
+    and the tolerations of every pool of that type, so Kueue may admit the job to any of their flavors in queue order
+    and adds that flavor's labels; only where all those pools have the same fabric setting (the pod's network
+    annotations depend on it)."""
+    same_type = [p for p in node_pool_plans(spec)
+                 if p.instance_type_label and p.instance_type_label == pool.instance_type_label]
+    if pinned or len(same_type) < 2 or any(p.plan.fabric != pool.plan.fabric for p in same_type):
+        return dict(pool.selector), pool_tolerations(spec, pool)
+    tolerations: list[dict[str, str]] = []
+    for toleration in (t for p in same_type for t in pool_tolerations(spec, p)):
+        if toleration not in tolerations:
+            tolerations.append(toleration)
+    return dict(pool.instance_type_label), tolerations
+
+
+def resources(pool: NodePoolPlan) -> dict[str, dict[str, str]]:
+    """One node's worth: every GPU and EFA device, the EFA huge pages, and CPU and memory a little under the node's.
+    Devices and huge pages must be limited as requested; memory is, so a leak kills the pod, not the node; CPU is not,
+    so data loaders may use the headroom without CFS throttling (nothing else runs there)."""
+    instance = pool.plan.instance
+    devices = {resource: str(count) for resource, count in pool.per_node().items()}
+    hugepages = {HUGEPAGES: f"{pool.hugepages_mib_per_node}Mi"} if pool.hugepages_mib_per_node else {}
+    memory = f"{int(instance.memory_gib * 1024 * HEADROOM)}Mi"
+    return {
+        "requests": {"cpu": str(int(instance.vcpus * HEADROOM)), "memory": memory, **devices, **hugepages},
+        "limits": {"memory": memory, **devices, **hugepages},
+    }
+
+
+def storage(spec: ClusterSpec, name: str) -> tuple[list[dict], list[dict], dict[str, str]]:
+    """(volumes, mounts, env): a memory-backed /dev/shm, the scratch space, the shared file system and the buckets,
+    and CHECKPOINT_DIR where the job's checkpoints go."""
+    # NCCL and data loaders share memory through /dev/shm; a container's default is 64 MiB.
+    volumes: list[dict] = [{"name": "shm", "emptyDir": {"medium": "Memory"}}]
+    mounts: list[dict] = [{"name": "shm", "mountPath": "/dev/shm"}]
+    if spec.storage.scratch:  # a node's ephemeral storage is its local NVMe (EKS RAID0, GKE local SSD)
+        volumes.append({"name": "scratch", "emptyDir": {}})
+        mounts.append({"name": "scratch", "mountPath": spec.storage.scratch.mount})
+    if spec.storage.shared:
+        volumes.append({"name": "shared", "persistentVolumeClaim": {"claimName": SHARED_CLAIM}})
+        mounts.append({"name": "shared", "mountPath": spec.storage.shared.mount})
+    if spec.storage.buckets:
+        for role, claim in BUCKET_CLAIMS.items():
+            read_only = role == "datasets"  # checkpoints are written; datasets only read
+            volumes.append({"name": role, "persistentVolumeClaim": {"claimName": claim, "readOnly": read_only}})
+            mounts.append({"name": role, "mountPath": f"/{role}", "readOnly": read_only})
+    directory = checkpoint_directory(spec, name)
+    return volumes, mounts, ({"CHECKPOINT_DIR": directory} if directory else {})
+
+
+def checkpoint_directory(spec: ClusterSpec, name: str) -> str | None:
+    """Where the job writes checkpoints: the shared file system, else the checkpoints bucket, a folder per job."""
+    if spec.storage.shared:
+        return f"{spec.storage.shared.mount}/checkpoints/{name}"
+    if spec.storage.buckets:
+        return f"/{BUCKET_CLAIMS['checkpoints']}/{name}"
+    return None
+
+
+def transport(spec: ClusterSpec, pool: NodePoolPlan) -> str:
+    """The pool's fabric as pods use it: "efa", a GCP transport (catalog `fabric.transport`), or "none"."""
+    if spec.cloud == "aws":
+        return "efa" if pool.efa_per_node else "none"
+    return pool.plan.instance.fabric.transport if pool.plan.fabric else "none"
+
+
+def pod_fabric(spec: ClusterSpec, pool: NodePoolPlan) -> PodFabric:
+    kind = transport(spec, pool)
+    if kind == "efa":
+        return efa_fabric(pool)
+    fabric = {"gpudirect-tcpx": tcpx_fabric, "gpudirect-tcpxo": tcpxo_fabric, "gpudirect-rdma": gib_fabric}.get(kind)
+    return fabric(pool) if fabric else PodFabric()
+
+
+def efa_fabric(pool: NodePoolPlan) -> PodFabric:
+    rdma = {"FI_EFA_USE_DEVICE_RDMA": "1"} if pool.plan.instance.family in EFA_RDMA_FAMILIES else {}
+    return PodFabric(env={**EFA_ENV, **rdma})
+
+
+def gke_network_annotations(pool: NodePoolPlan) -> dict[str, str]:
+    """The pod's interfaces: eth0 on the cluster's network, then one per GPU NIC on the Network object the cluster
+    defines for it (GKE multi-networking; names from gke_pod_networks, as gke.network_objects names the objects)."""
+    interfaces = [{"interfaceName": "eth0", "network": "default"}] + [
+        {"interfaceName": nic, "network": network} for nic, network in gke_pod_networks(pool.plan)]
+    return {"networking.gke.io/default-interface": "eth0", "networking.gke.io/interfaces": json.dumps(interfaces)}
+
+
+def _device_list(gpus: int, *extra: str) -> str:
+    """The devices GKE's device injector gives a daemon container (annotation devices.gke.io/container.<name>)."""
+    paths = [*(f"/dev/nvidia{i}" for i in range(gpus)), "/dev/nvidiactl", "/dev/nvidia-uvm", *extra]
+    return "".join(f"- path: {path}\n" for path in paths)
+
+
+def _host_volume(name: str, path: str) -> dict[str, Any]:
+    return {"name": name, "hostPath": {"path": path}}
+
+
+def _daemon_host_mounts() -> tuple[list[dict], list[dict]]:
+    """The host's /sys and /proc/sys, which the TCPX(O) daemons configure the NICs' flows through."""
+    volumes = [_host_volume("sys", "/sys"), _host_volume("proc-sys", "/proc/sys")]
+    mounts = [{"name": "sys", "mountPath": "/hostsysfs"}, {"name": "proc-sys", "mountPath": "/hostprocsysfs"}]
+    return volumes, mounts
+
+
+def tcpx_fabric(pool: NodePoolPlan) -> PodFabric:
+    """A3 High: the TCPX daemon beside the trainer. A native sidecar (an init container that keeps running), so the
+    pod completes when training does, as XPK's tcpx decorator runs it (workload_decorators/tcpx_decorator.py)."""
+    nics = [nic for nic, _ in gke_pod_networks(pool.plan)]
+    host_volumes, host_mounts = _daemon_host_mounts()
+    daemon = {
+        "name": "tcpx-daemon",
+        "image": TCPX_DAEMON_IMAGE,
+        "restartPolicy": "Always",
+        "command": ["/tcpgpudmarxd/build/app/tcpgpudmarxd", "--gpu_nic_preset", "a3vm", "--gpu_shmem_type", "fd",
+                    "--uds_path", TCPX_SOCKET_DIR, "--setup_param", '"--verbose 128 2 0 "'],
+        "securityContext": {"capabilities": {"add": ["NET_ADMIN"]}},
+        "env": [{"name": "LD_LIBRARY_PATH", "value": NVIDIA_LIB}],
+        "volumeMounts": [{"name": "nvidia-lib", "mountPath": NVIDIA_LIB},
+                         {"name": "tcpx-socket", "mountPath": TCPX_SOCKET_DIR}, *host_mounts],
+    }
+    return PodFabric(
+        env={"LD_LIBRARY_PATH": NVIDIA_LIB, **TCPX_ENV, "NCCL_GPUDIRECTTCPX_SOCKET_IFNAME": ",".join(nics)},
+        annotations={**gke_network_annotations(pool),
+                     "devices.gke.io/container.tcpx-daemon": _device_list(pool.gpus_per_node)},
+        volumes=[_host_volume("nvidia-lib", f"{HOST_NVIDIA}/lib64"), _host_volume("tcpx-socket", TCPX_SOCKET_DIR),
+                 *host_volumes],
+        mounts=[{"name": "nvidia-lib", "mountPath": NVIDIA_LIB}, {"name": "tcpx-socket", "mountPath": TCPX_SOCKET_DIR}],
+        sidecars=[daemon],
+    )
+
+
+def tcpxo_fabric(pool: NodePoolPlan) -> PodFabric:
+    """A3 Mega: the TCPXO daemon as a native sidecar (CEA gpudirect-tcpxo/best-practice.md, "Automatic Sidecar
+    Termination", GKE 1.29 and later), with the startup probe that practice gives it, so the trainer starts once the
+    daemon is ready; NCCL's settings from the installer's profile (NCCL_LIB_DIR, nccl-env-profile.sh)."""
+    nics = len(gke_pod_networks(pool.plan))
+    host_volumes, host_mounts = _daemon_host_mounts()
+    daemon = {
+        "name": "tcpxo-daemon",
+        "image": TCPXO_DAEMON_IMAGE,
+        "restartPolicy": "Always",
+        "command": ["/bin/sh", "-c"],
+        "args": ["set -ex\nchmod 755 /fts/entrypoint_rxdm_container.sh\n"
+                 f"/fts/entrypoint_rxdm_container.sh --num_hops=2 --num_nics={nics}"],
+        "securityContext": {"capabilities": {"add": ["NET_ADMIN", "NET_BIND_SERVICE"]}},
+        "env": [{"name": "LD_LIBRARY_PATH", "value": NVIDIA_LIB},
+                # The daemon writes this file once it has initialised (about 30 s); no file, no start.
+                {"name": "HEALTH_CHECK_LOG_FILE", "value": "/run/health-check"}],
+        "startupProbe": {"exec": {"command": ["cat", "/run/health-check"]}, "initialDelaySeconds": 1,
+                         "periodSeconds": 5, "timeoutSeconds": 1, "successThreshold": 1, "failureThreshold": 6},
+        "volumeMounts": [{"name": "nvidia-lib", "mountPath": NVIDIA_LIB}, *host_mounts],
+    }
+    return PodFabric(
+        env={"LD_LIBRARY_PATH": NVIDIA_LIB, "NCCL_LIB_DIR": NVIDIA_LIB,
+             "NCCL_FASTRAK_LLCM_DEVICE_DIRECTORY": APERTURE_DEVICES},
+        annotations={**gke_network_annotations(pool),
+                     "devices.gke.io/container.tcpxo-daemon": _device_list(pool.gpus_per_node,
+                                                                           "/dev/dmabuf_import_helper")},
+        volumes=[_host_volume("nvidia-lib", f"{HOST_NVIDIA}/lib64"), _host_volume("aperture-devices", APERTURE_DEVICES),
+                 *host_volumes],
+        mounts=[{"name": "nvidia-lib", "mountPath": NVIDIA_LIB},
+                {"name": "aperture-devices", "mountPath": APERTURE_DEVICES}],
+        sidecars=[daemon],
+        setup="source ${NCCL_LIB_DIR}/nccl-env-profile.sh",
+    )
+
+
+def gib_fabric(pool: NodePoolPlan) -> PodFabric:
+    """A3 Ultra, A4: NCCL's gIB plugin from the node, its settings from the script it ships."""
+    return PodFabric(
+        env={"LD_LIBRARY_PATH": NVIDIA_LIB},
+        annotations=gke_network_annotations(pool),
+        volumes=[_host_volume("nvidia", HOST_NVIDIA), _host_volume("gib", gke.HOST_GIB)],
+        mounts=[{"name": "nvidia", "mountPath": "/usr/local/nvidia"}, {"name": "gib", "mountPath": GIB_DIR}],
+        setup=f"source {GIB_DIR}/scripts/set_nccl_env.sh",
+    )
+
+
+def trainer_command(name: str, nodes: int, pool: NodePoolPlan, command: Sequence[str], setup: str | None) -> list[str]:
+    """torchrun with one process per GPU and a static rendezvous at rank 0; the node rank is the pod's completion
+    index ($(VAR) is expanded by the kubelet from the container's environment). A fabric's setup script is sourced
+    by a shell first, whose exec then hands the process over to torchrun."""
+    torchrun = [
+        "torchrun", f"--nnodes={nodes}", f"--nproc-per-node={pool.gpus_per_node}",
+        "--node-rank=$(JOB_COMPLETION_INDEX)", f"--master-addr={name}-{WORKERS}-0-0.{name}",
+        f"--master-port={MASTER_PORT}", *command,
+    ]
+    if setup is None:
+        return torchrun
+    return ["/bin/bash", "-c", f"{setup} && exec {shlex.join(torchrun)}"]
+
+
+def pod_template(spec: ClusterSpec, pool: NodePoolPlan, pinned: bool, name: str, nodes: int, image: str,
+                 command: Sequence[str]) -> dict[str, Any]:
+    node_selector, tolerations = placement(spec, pool, pinned)
+    volumes, mounts, storage_env = storage(spec, name)
+    fabric = pod_fabric(spec, pool)
+    annotations = dict(fabric.annotations)
+    if spec.cloud == "gcp" and spec.storage.buckets:
+        annotations["gke-gcsfuse/volumes"] = "true"  # the GCS FUSE CSI driver injects its sidecar into such pods
+    env = {"NCCL_DEBUG": "WARN", **fabric.env, **storage_env}
+    trainer = {
+        "name": "trainer",
+        "image": image,
+        "command": trainer_command(name, nodes, pool, command, fabric.setup),
+        "ports": [{"containerPort": MASTER_PORT, "name": "rendezvous"}],
+        "env": [{"name": key, "value": value} for key, value in env.items()],
+        "resources": resources(pool),
+        # NCCL and libfabric pin (lock) their buffers in memory; without IPC_LOCK a container may lock only 64 KiB.
+        "securityContext": {"capabilities": {"add": ["IPC_LOCK"]}},
+        "volumeMounts": [*mounts, *fabric.mounts],
+    }
+    pod_spec: dict[str, Any] = {
+        "restartPolicy": "Never",  # a failed worker fails its Job; JobSet then restarts the whole set
+        "nodeSelector": node_selector,
+        "tolerations": tolerations,
+        **({"initContainers": fabric.sidecars} if fabric.sidecars else {}),
+        "containers": [trainer],
+        "volumes": [*volumes, *fabric.volumes],
+    }
+    return {**({"metadata": {"annotations": annotations}} if annotations else {}), "spec": pod_spec}
