@@ -313,3 +313,9 @@ AWS_TAG_PUNCTUATION = " _.:/=+-@"  # besides letters and digits: what IAM, S3 an
 
 def extra_tags_allowed(cloud: str) -> int:
     return TAGS_PER_RESOURCE[cloud][0] - len({*SPEC_TAGS, *ADDED_TAGS[cloud]})
+
+
+def gke_cluster_name(cluster: str, key: str) -> str:
+    """A GKE cluster's name: at most 40 characters (GKE's limit, Cluster.name in the container v1 API), fixed, and
+    unique per project, stack and cluster like the other fixed names: the cluster's start and a digest of the key."""
+    return f"{cluster[:31].rstrip('-')}-{_digest(key)}"
