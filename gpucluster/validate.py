@@ -19,7 +19,6 @@ from pydantic import ValidationError
 
 from .catalog import InstanceType, load
 from .fabric import aws_interfaces
-from .kube import gke
 from .limits import limit_problems
 from .plan import FLEX_COMPACT_SERIES, address_plan, fabric_enabled, managed_lustre_plan, offered_zones, plan_pool, pool_zones
 from .sizing import GIB_PER_TIB, MANAGED_LUSTRE_TIERS
@@ -308,11 +307,6 @@ def check_kubernetes(spec: ClusterSpec) -> Iterator[Problem]:
         if kube.gpu_software == "gpu-operator":
             yield Problem("kubernetes.gpuSoftware", "'gpu-operator' is offered on EKS only: GKE installs the driver and "
                           "device plugin itself; use 'auto'")
-        for i, pool in enumerate(spec.pools):
-            instance = catalog[pool.instance_type] if pool.instance_type in catalog else None
-            if instance and fabric_enabled(pool, instance) and instance.fabric.transport not in gke.BUILT_TRANSPORTS:
-                yield Problem(f"pools[{i}].fabric", f"{instance.name} uses {instance.fabric.transport}, whose per-pod daemon "
-                              "GKE node pools here do not set up yet; A3 Ultra and A4 (GPUDirect RDMA) are built, or set fabric: off")
         if spec.storage.shared and tuple(map(int, kube.version.split("."))) < MANAGED_LUSTRE_MIN_GKE:
             yield Problem("kubernetes.version", f"'{kube.version}': GKE mounts Managed Lustre from 1.33 on; set 1.33 or later")
 

@@ -404,15 +404,29 @@ def test_every_kubernetes_object_goes_through_the_cluster_provider(ultra):
     assert {"kubernetes:apps/v1:DaemonSet", "kubernetes:kueue.x-k8s.io/v1beta2:ClusterQueue"} <= kinds
 
 
-def test_a3_mega_with_its_fabric_is_refused_until_the_job_template_builds_tcpxo():
+@pytest.mark.parametrize(("machine", "transport", "networks", "installers"), [
+    ("a3-megagpu-8g", "gpudirect-tcpxo", 8, {"nccl-tcpxo-installer", "nri-device-injector"}),
+    ("a3-highgpu-8g", "gpudirect-tcpx", 4, {"nccl-tcpx-installer", "nri-device-injector"}),
+])
+def test_a3_high_and_mega_get_their_gpu_networks_installers_and_a_job_that_uses_them(machine, transport, networks, installers):
+    """TCPX and TCPXO end to end: NetDevice networks per GPU VPC in the cluster, the installers, and a job template
+    naming the same networks, all checked against the Kubernetes schema (and the JobSet CRD where it is at hand)."""
+    from gpucluster.kube import jobset, schemas
+
     spec = {**ULTRA, "region": "us-central1", "zones": ["us-central1-a"], "storage": {},
-            "pools": [{"name": "mega", "instanceType": "a3-megagpu-8g", "size": {"max": 2}}]}
-    if "gpudirect-tcpxo" in gke.BUILT_TRANSPORTS:
-        load_spec(spec)
-        return
-    with pytest.raises(SpecError) as error:
-        load_spec(spec)
-    assert any(p.path == "pools[0].fabric" and "gpudirect-tcpxo" in p.message for p in error.value.problems)
+            "pools": [{"name": "train", "instanceType": machine, "size": {"max": 2}, "capacity": {"type": "spot"}}]}
+    result = preview_gcp(spec)
+    param_sets = [r.inputs for r in result.resources if r.type.endswith(":GKENetworkParamSet")]
+    assert len(param_sets) == networks and {p["spec"]["deviceMode"] for p in param_sets} == {"NetDevice"}
+    daemonsets = {r.inputs["metadata"]["name"] for r in result.resources if r.type == "kubernetes:apps/v1:DaemonSet"}
+    assert installers <= daemonsets
+    parsed, _ = load_spec(spec)
+    job = jobset.job_template(parsed, nodes=2)
+    assert schemas.job_template_problems(job, "1.35") == []
+    annotations = job["spec"]["replicatedJobs"][0]["template"]["spec"]["template"]["metadata"]["annotations"]
+    named = {i["network"] for i in json.loads(annotations["networking.gke.io/interfaces"])} - {"default"}
+    assert named == {p["metadata"]["name"] for p in param_sets}
+    assert gke.transport(node_pool_plans(parsed)[0]) == transport
 
 
 def test_example_stack_has_the_cluster_and_its_pools():  # its packs: test_preview, every example stack

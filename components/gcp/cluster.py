@@ -14,7 +14,6 @@ from gpucluster.spec import ClusterSpec
 from gpucluster.userdata import node_script
 
 from components.kube import GpuWorkloads, GpuWorkloadsArgs
-from gpucluster.kube import gke
 from gpucluster.kube import storage as volumes
 
 from .gke import GkeCluster, GkeClusterArgs
@@ -73,10 +72,9 @@ class GcpGpuCluster(pulumi.ComponentResource):
     def _kubernetes(self, name: str, project: str, email, labels: dict[str, str], stack_key: str) -> GkeCluster:
         spec, network = self._spec, self.network
         cluster = GkeCluster(naming.gke(name), GkeClusterArgs(
-            spec=spec, project=project, network=network, node_service_account=email, secrets_key=self.storage.kms_key,
-            labels=labels,
+            spec=spec, project=project, network=network, node_service_account=email, storage=self.storage, labels=labels,
         ), opts=pulumi.ResourceOptions(parent=self))
-        objects = [*gke.network_objects(spec, network.network_names, network.subnet_names), *gke.nccl_installers(spec)]
+        objects = list(cluster.kubernetes_objects)
         for team in spec.kubernetes.teams:
             if spec.storage.shared:
                 ip_and_name = self.storage.lustre_mount_point.apply(_lustre_address)

@@ -27,9 +27,6 @@ ACCELERATOR_TYPES = {
     "g2-standard": "nvidia-l4",
 }
 ACCELERATOR_LABEL = "cloud.google.com/gke-accelerator"
-# The fabrics whose job side (pod annotations, per-pod daemons) the job template builds; validation refuses the others
-# on GKE. The node side of all three (networks, NCCL installers) is built here.
-BUILT_TRANSPORTS = ("none", "gpudirect-rdma")
 NCCL_TRANSPORTS = ("gpudirect-tcpx", "gpudirect-tcpxo", "gpudirect-rdma")
 
 # GKE's managed NVIDIA driver. LATEST rather than DEFAULT: the newest driver GKE qualifies for the node's GKE version,
@@ -236,7 +233,6 @@ def nccl_installer(spec: ClusterSpec) -> list[dict[str, Any]]:
     return objects
 
 
-nccl_installers = nccl_installer  # the name components/gcp/cluster.py calls
 
 
 def gke_objects(spec: ClusterSpec, vpc_names: Mapping[str, Any], subnet_names: Mapping[str, Any]) -> list[dict[str, Any]]:
