@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..spec import ClusterSpec
-from .kueue import kueue_values
+from .jobset import JOBSET_VERSION
+from .kueue import KUEUE_VERSION, kueue_values
 from .nodes import NodePoolPlan, node_pool_plans
 
 
@@ -43,11 +44,11 @@ EFA_DEVICE_PLUGIN = Chart(
     "aws/eks-charts@5239609 stable/aws-efa-k8s-device-plugin/Chart.yaml (image v0.5.20)",
 )
 KUEUE = Chart(
-    "kueue", None, "oci://registry.k8s.io/kueue/charts/kueue", "0.19.2", "kueue-system",
+    "kueue", None, "oci://registry.k8s.io/kueue/charts/kueue", KUEUE_VERSION, "kueue-system",
     "kubernetes-sigs/kueue tag v0.19.2 @8eab687, charts/kueue/README.md",
 )
 JOBSET = Chart(
-    "jobset", None, "oci://registry.k8s.io/jobset/charts/jobset", "0.12.0", "jobset-system",
+    "jobset", None, "oci://registry.k8s.io/jobset/charts/jobset", JOBSET_VERSION, "jobset-system",
     "kubernetes-sigs/jobset tag v0.12.0 @f22e565, charts/jobset/README.md",
 )
 
