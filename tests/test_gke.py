@@ -555,3 +555,26 @@ def test_cluster_names_fit_gke():
     name = naming.gke_cluster_name("a" * 31 + "-b", naming.stack_key("p", "s", "c"))
     assert len(name) <= 40 and re.fullmatch(r"[a-z]([-a-z0-9]*[a-z0-9])?", name)
     assert naming.gke_cluster_name("c", "p/s1/c") != naming.gke_cluster_name("c", "p/s2/c")
+
+
+@pytest.mark.parametrize(("machine", "region", "zone"), [("a3-ultragpu-8g", "europe-west4", "europe-west4-a"),
+                                                          ("a3-megagpu-8g", "us-central1", "us-central1-a"),
+                                                          ("a3-highgpu-8g", "us-central1", "us-central1-a")])
+def test_gke_networking_objects_match_gkes_crds(machine, region, zone):
+    """GKENetworkParamSet and Network against the CRDs of GKE's networking API (GoogleCloudPlatform/gke-networking-api,
+    read from the CRD folder like Kueue's); the installers against the Kubernetes OpenAPI."""
+    from gpucluster.kube import schemas
+
+    spec, _ = load_spec({**ULTRA, "region": region, "zones": [zone], "storage": {},
+                         "pools": [{"name": "p", "instanceType": machine, "size": {"max": 2}}]})
+    vpcs = {f"gpu-{i}": f"vpc-gpu-{i}" for i in range(8)} | {"rdma": "vpc-rdma"}
+    subnets = {f"gpu-{i}": f"subnet-gpu-{i}" for i in range(8)} | {f"rdma-{i}": f"subnet-rdma-{i}" for i in range(8)}
+    objects = gke.gke_objects(spec, vpcs, subnets)
+    try:
+        found = {obj["metadata"]["name"]: schemas.check_object(obj, "1.35") for obj in objects}
+    except schemas.NoSchema as missing:
+        pytest.skip(str(missing))
+    assert all(problems == [] for problems in found.values()), found
+    broken = copy.deepcopy(next(o for o in objects if o["kind"] == "GKENetworkParamSet"))
+    broken["spec"]["deviceMode"] = "Rdma"  # the CRD's enum is NetDevice or RDMA
+    assert schemas.check_object(broken, "1.35")
