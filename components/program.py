@@ -79,7 +79,7 @@ def main() -> None:
     if cluster.storage:
         pulumi.export("storage", _storage_outputs(spec, cluster))
     _export_gpus(plans)
-    announce_rollouts(plans, on_kubernetes=spec.kubernetes is not None)
+    announce_rollouts(spec, plans)
 
 
 def _export_kubernetes(spec: ClusterSpec, cluster_name: pulumi.Output[str], kubeconfig: pulumi.Output[str]) -> None:
@@ -153,17 +153,19 @@ def gcp_main(spec: ClusterSpec) -> None:
     if cluster.kubernetes:
         _export_kubernetes(spec, cluster.kubernetes.cluster_name, cluster.kubernetes.kubeconfig)
     _export_gpus(plans)
-    announce_rollouts(plans, on_kubernetes=spec.kubernetes is not None)
+    announce_rollouts(spec, plans)
     pulumi.export("storage", {"datasetBucket": cluster.storage.dataset_bucket, "checkpointBucket": cluster.storage.checkpoint_bucket})
 
 
-def announce_rollouts(plans: list[PoolPlan], on_kubernetes: bool = False) -> None:
+def announce_rollouts(spec: ClusterSpec, plans: list[PoolPlan]) -> None:
     """Say in the preview which pools keep running nodes on an old image or template: a change is silent otherwise."""
     for plan in plans:
         pool = plan.pool
-        if on_kubernetes:
+        if spec.kubernetes:
+            pace = (f"{100 - pool.rollout.min_healthy_percent}% at a time" if spec.cloud == "aws"
+                    else "one node at a time, in the weekend maintenance window")
             pulumi.log.info(f"pool '{pool.name}': a Kubernetes node pool: a changed template drains and replaces running "
-                            f"nodes, {100 - pool.rollout.min_healthy_percent}% at a time; Kueue requeues the jobs they ran")
+                            f"nodes, {pace}; Kueue requeues the jobs they ran")
         elif plan.rolling:
             pulumi.log.info(f"pool '{pool.name}': rollout rolling: a changed image or template replaces running nodes "
                             f"in batches, keeping {pool.rollout.min_healthy_percent}% in service")

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from .catalog import InstanceType, load
 from .fabric import aws_interfaces
+from .kube.nodes import SYSTEM_POOL
 from .limits import limit_problems
 from .plan import FLEX_COMPACT_SERIES, address_plan, fabric_enabled, managed_lustre_plan, offered_zones, plan_pool, pool_zones
 from .sizing import GIB_PER_TIB, MANAGED_LUSTRE_TIERS
@@ -291,6 +292,9 @@ def check_kubernetes(spec: ClusterSpec) -> Iterator[Problem]:
         if pool.image_id:
             image = "the AL2023 NVIDIA AMI type" if spec.cloud == "aws" else "GKE's Container-Optimized OS"
             yield Problem(f"{at}.imageId", f"on Kubernetes nodes boot {image}; a custom image is not supported")
+        if pool.name == SYSTEM_POOL:
+            yield Problem(f"{at}.name", f"'{SYSTEM_POOL}' is the name of the cluster's own node pool for its controllers; "
+                          "choose another")
         if "checkpoint" in pool.model_fields_set:
             yield Problem(f"{at}.checkpoint", "has no effect on Kubernetes: no node watcher runs there; the node group "
                           "drains a node before it goes, Kueue requeues the job, and the job checkpoints itself (the job "

@@ -19,7 +19,7 @@ from pulumi_gcp.container import _inputs as container_inputs
 from gpucluster import naming
 from gpucluster.cost import estimate, prices
 from gpucluster.kube import gke
-from gpucluster.kube.nodes import gke_pod_networks, node_pool_plans
+from gpucluster.kube.nodes import SYSTEM_POOL, gke_pod_networks, node_pool_plans
 from gpucluster.preview.engine import SECRET, run_program
 from gpucluster.preview.mocks import PROJECT_NUMBER
 from gpucluster.preview.render import as_json
@@ -277,10 +277,10 @@ def test_node_pools_are_private_shielded_and_upgrade_one_node_at_a_time(ultra_al
         assert inputs["nodeConfig"]["shieldedInstanceConfig"] == {"enableSecureBoot": True, "enableIntegrityMonitoring": True}
         assert inputs["nodeConfig"]["serviceAccount"].endswith("@p.iam.gserviceaccount.com")
         assert node_pool.options["ignoreChanges"] == ["initialNodeCount"]  # a new size must not replace the pool
-        if inputs["name"] != gke.SYSTEM_POOL:
+        if inputs["name"] != SYSTEM_POOL:
             assert inputs["upgradeSettings"] == {"strategy": "SURGE", "maxSurge": 0, "maxUnavailable": 1}
             assert inputs["nodeLocations"] == ["europe-west4-a"]
-    system = next(p.inputs for p in of_type(ultra_alone, NODE_POOL) if p.inputs["name"] == gke.SYSTEM_POOL)
+    system = next(p.inputs for p in of_type(ultra_alone, NODE_POOL) if p.inputs["name"] == SYSTEM_POOL)
     assert system["nodeConfig"]["machineType"] == "e2-standard-4" and system["nodeCount"] == 2
     assert "taints" not in system["nodeConfig"] and system["nodeConfig"]["labels"] == {"gpucluster.dev/role": "system"}
 

@@ -14,7 +14,7 @@ import pulumi_aws as aws
 
 from gpucluster import naming
 from gpucluster.kube import eks
-from gpucluster.kube.nodes import NodePoolPlan, node_pool_plans
+from gpucluster.kube.nodes import SYSTEM_POOL, NodePoolPlan, node_pool_plans
 from gpucluster.spec import ClusterSpec
 
 from .launch_template import NodeTemplateArgs, node_launch_template
@@ -148,7 +148,7 @@ class EksCluster(pulumi.ComponentResource):
 
     def _system_nodes(self, subnets: list, opts: pulumi.ResourceOptions) -> aws.eks.NodeGroup:
         return aws.eks.NodeGroup(
-            f"{self._name}-system",
+            f"{self._name}-{SYSTEM_POOL}",
             cluster_name=self.cluster.name,
             node_role_arn=self._args.node_role_arn,
             subnet_ids=subnets,

@@ -15,7 +15,7 @@ import pulumi_gcp as gcp
 
 from gpucluster import naming
 from gpucluster.kube import gke
-from gpucluster.kube.nodes import NodePoolPlan, node_pool_plans
+from gpucluster.kube.nodes import SYSTEM_POOL, NodePoolPlan, node_pool_plans
 from gpucluster.plan import address_plan, fabric_zone, gcp_network_plan, gcs_bucket_location, managed_lustre_plan
 from gpucluster.spec import ClusterSpec
 
@@ -213,14 +213,14 @@ class GkeCluster(pulumi.ComponentResource):
     def _system_nodes(self, opts: pulumi.ResourceOptions) -> gcp.container.NodePool:
         spec = self._spec
         return gcp.container.NodePool(
-            f"{self._name}-system",
-            name=gke.SYSTEM_POOL,
+            f"{self._name}-{SYSTEM_POOL}",
+            name=SYSTEM_POOL,
             cluster=self.cluster.id,
             location=spec.region,
             node_locations=gke.system_node_locations(spec),
             node_count=gke.system_nodes_per_zone(spec),
             node_config={**self._base_node_config(gke.SYSTEM_MACHINE_TYPE), "labels": gke.SYSTEM_LABELS,
-                         "resource_labels": {**self._labels, "gpucluster-pool": gke.SYSTEM_POOL}},
+                         "resource_labels": {**self._labels, "gpucluster-pool": SYSTEM_POOL}},
             network_config={"enable_private_nodes": True},
             management={"auto_repair": True, "auto_upgrade": True},
             upgrade_settings={"strategy": "SURGE", "max_surge": 1, "max_unavailable": 0},  # general-purpose capacity can surge

@@ -51,7 +51,6 @@ MIN_POD_PREFIX = 11  # the largest pod range taken from 100.64.0.0/10: 8,192 nod
 # the controllers a place to run.
 SYSTEM_MACHINE_TYPE = "e2-standard-4"
 SYSTEM_NODES = 2
-SYSTEM_POOL = "system"  # its node pool's name (a pool named "system" would collide, as on EKS)
 SYSTEM_LABELS = {"gpucluster.dev/role": "system"}
 
 # Queued provisioning (flex-start): CT labels the pool's nodes so; GKE taints them `cloud.google.com/gke-queued=true:

@@ -13,6 +13,7 @@ from ..fabric import efa_device_count
 from ..plan import PoolPlan, plan_pool
 from ..spec import ClusterSpec
 
+SYSTEM_POOL = "system"  # the node group (EKS) or node pool (GKE) the components add for the cluster's controllers
 POOL_LABEL = "gpucluster.dev/pool"
 INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"  # set by the kubelet on every node  # on every node of a pool, on both clouds: what flavors and jobs select
 GPU_RESOURCE = {"gpu": "nvidia.com/gpu", "trainium": "aws.amazon.com/neuron"}
