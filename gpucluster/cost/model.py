@@ -7,11 +7,12 @@ money: the GPU nodes' draw from the accelerators' board power plus the host arou
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from ..catalog import load as load_catalog
-from ..graph import SCALES, Graph, group_nodes, tags_of
+from ..graph import COMPUTED, SCALES, Graph, group_nodes, tags_of
 from .prices import HOURS_PER_MONTH, PriceBook
 from .prices import load as load_prices
 
@@ -68,14 +69,138 @@ FREE |= {
     "gcp:kms/keyRing:KeyRing",
     "gcp:serviceaccount/account:Account",
     "gcp:storage/bucketIAMMember:BucketIAMMember",
+    "gcp:projects/iAMMember:IAMMember",  # a grant (the GKE nodes' roles on the project) bills nothing
 }
 EXPECTED_SIZE_TAG = "gpucluster:expected-size-tb"  # how a bucket's expected size reaches the graph
 PRICED_PACKAGES = ("aws", "gcp")  # the packages with a price book
 # Objects inside a Kubernetes cluster bill nothing themselves: they run on nodes the cloud packages price.
 IN_CLUSTER_PACKAGES = ("kubernetes",)
-_EKS_MARKETS = {"ON_DEMAND": "on-demand", "SPOT": "spot", "CAPACITY_BLOCK": "capacity-block"}
 PoolKey = tuple[str | None, str]  # (cluster, pool), from the gpucluster tags or labels
 CURRENCY = "USD"  # every price book's
+
+EKS_CLUSTER = "aws:eks/cluster:Cluster"
+EKS_NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
+GKE_CLUSTER = "gcp:container/cluster:Cluster"
+GKE_NODE_POOL = "gcp:container/nodePool:NodePool"
+_EKS_MARKETS = {"ON_DEMAND": "on-demand", "SPOT": "spot", "CAPACITY_BLOCK": "capacity-block"}
+# What the EKS API applies when a cluster names no upgrade policy (EKS API Reference, UpgradePolicyRequest: "The default
+# value is EXTENDED").
+EKS_DEFAULT_SUPPORT = "EXTENDED"
+EKS_DEFAULT_DISK_GB = 20  # a node group's root volume without a launch template (EKS API Reference, CreateNodegroup diskSize)
+GKE_DEFAULT_MACHINE = "e2-medium"  # a node pool's machine type when its node config names none
+GKE_REGIONAL_ZONES = 3  # a regional cluster's node pools span three of the region's zones unless node locations say which
+GKE_FREE_TIER_NOTE = ("the GKE free tier ($74.40 a month, zonal and Autopilot clusters) is a credit per billing account, "
+                      "not per cluster, so it is not subtracted")
+_GCP_ZONE = re.compile(r"^[a-z]+-[a-z]+\d+-[a-z]$")
+
+
+def _count(value: Any) -> int | None:
+    """A node count as the graph holds it (numbers arrive as doubles through the policy SDK); None if not known."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) or value < 0:
+        return None
+    return int(value)
+
+
+@dataclass(frozen=True)
+class KubeNodes:
+    """What a Kubernetes node group or node pool runs: its type, its nodes by scale, how they are bought. `problem`
+    says why the nodes cannot be counted (then `nodes` is empty)."""
+
+    instance_type: str | None
+    nodes: dict[str, int]
+    market: str | None  # on-demand, spot, capacity-block, flex-start
+    reserved: bool
+    problem: str | None = None
+    note: str | None = None
+
+
+def node_group_nodes(group: dict[str, Any], template: dict[str, Any] | None) -> KubeNodes:
+    """An EKS managed node group, from its inputs and those of the launch template it links to: the type the template
+    names, else the first of `instanceTypes` (the one an on-demand group launches first); the scaling config's sizes;
+    the market its capacity type names; reserved when it runs a capacity block or targets a reservation."""
+    template = template or {}
+    types = [t for t in group.get("instanceTypes") or [] if isinstance(t, str)]
+    named = template.get("instanceType")
+    instance_type = named if isinstance(named, str) and named != COMPUTED else types[0] if types else None
+    capacity_type = group.get("capacityType") or "ON_DEMAND"
+    market = _EKS_MARKETS.get(capacity_type)
+    reservation = template.get("capacityReservationSpecification") or {}
+    reserved = market == "capacity-block" or bool(reservation.get("capacityReservationTarget")) \
+        or reservation.get("capacityReservationPreference") == "capacity-reservations-only"
+    note = f"priced as {types[0]}; the group may also launch {', '.join(types[1:])}" if len(types) > 1 and not named else None
+    scaling = group.get("scalingConfig") or {}
+    low, high = _count(scaling.get("minSize")), _count(scaling.get("maxSize"))
+    desired = _count(scaling.get("desiredSize", low))
+    problem = None
+    if market is None:
+        problem = f"capacity type {capacity_type!r} is not one the cost model knows ({', '.join(_EKS_MARKETS)})"
+    elif None in (low, high, desired):
+        problem = "its scaling config's sizes are not known"
+    nodes = {} if problem else {"min": low, "desired": desired, "max": high}
+    return KubeNodes(instance_type, nodes, market, reserved, problem, note)
+
+
+def gke_zones(pool: dict[str, Any], cluster: dict[str, Any] | None) -> tuple[int | None, str | None]:
+    """How many zones a GKE node pool's per-zone counts apply to, and a note when that is GKE's default: the pool's node
+    locations, else its cluster's (a zonal cluster's own zone added), else one for a zonal location and three for a
+    regional one."""
+    cluster = cluster or {}
+    for locations, own_zone in ((pool.get("nodeLocations"), None), (cluster.get("nodeLocations"), cluster.get("location"))):
+        if isinstance(locations, list) and locations and all(isinstance(z, str) and z != COMPUTED for z in locations):
+            zones = set(locations)
+            if isinstance(own_zone, str) and _GCP_ZONE.match(own_zone):
+                zones.add(own_zone)  # a multi-zonal cluster lists its extra zones, not its own
+            return len(zones), None
+    location = pool.get("location") if isinstance(pool.get("location"), str) and pool.get("location") != COMPUTED \
+        else cluster.get("location")
+    if not isinstance(location, str) or location == COMPUTED:
+        return None, None
+    if _GCP_ZONE.match(location):
+        return 1, None
+    return GKE_REGIONAL_ZONES, f"no node locations: GKE's default of {GKE_REGIONAL_ZONES} zones of {location}"
+
+
+def node_pool_nodes(pool: dict[str, Any], cluster: dict[str, Any] | None) -> KubeNodes:
+    """A GKE node pool, from its inputs and its cluster's: the node config's machine type; the autoscaling totals, or
+    its per-zone limits times the zones, else the fixed per-zone count times the zones; spot (and preemptible) VMs,
+    flex-start VMs (flex-start, or queued provisioning); reserved when it consumes a specific reservation."""
+    config = pool.get("nodeConfig") or {}
+    machine = config.get("machineType") or GKE_DEFAULT_MACHINE
+    market = "flex-start" if config.get("flexStart") or (pool.get("queuedProvisioning") or {}).get("enabled") \
+        else "spot" if config.get("spot") or config.get("preemptible") else "on-demand"
+    reserved = (config.get("reservationAffinity") or {}).get("consumeReservationType") == "SPECIFIC_RESERVATION"
+    zones, note = gke_zones(pool, cluster)
+    scaling = pool.get("autoscaling") or {}
+    per_zone = {"nodeCount": _count(pool.get("nodeCount")), "initialNodeCount": _count(pool.get("initialNodeCount"))}
+
+    def times_zones(value):
+        return None if value is None or zones is None else value * zones
+
+    if "totalMinNodeCount" in scaling or "totalMaxNodeCount" in scaling:
+        low, high = _count(scaling.get("totalMinNodeCount", 0)), _count(scaling.get("totalMaxNodeCount"))
+        note = None  # totals do not depend on the zones
+    elif scaling:
+        low, high = times_zones(_count(scaling.get("minNodeCount", 0))), times_zones(_count(scaling.get("maxNodeCount")))
+    else:
+        fixed = per_zone["nodeCount"] if "nodeCount" in pool else per_zone["initialNodeCount"]
+        low = high = times_zones(fixed)
+    initial = times_zones(per_zone["nodeCount"] if "nodeCount" in pool else per_zone["initialNodeCount"])
+    problem = None
+    if zones is None and not ("totalMinNodeCount" in scaling or "totalMaxNodeCount" in scaling):
+        problem = "its zones are not known, and its node counts are per zone"
+    elif low is None or high is None:
+        problem = "its node counts are not known"
+    if problem:
+        return KubeNodes(machine, {}, market, reserved, problem)
+    desired = min(max(initial, low), high) if initial is not None else low
+    return KubeNodes(machine, {"min": low, "desired": desired, "max": high}, market, reserved, note=note)
+
+
+def local_ssds(config: dict[str, Any]) -> int:
+    """The local SSDs a GKE node config asks for, in whichever block it asks."""
+    counts = [config.get("localSsdCount"), *((config.get(block) or {}).get("localSsdCount") for block in (
+        "ephemeralStorageLocalSsdConfig", "localNvmeSsdBlockConfig", "ephemeralStorageConfig"))]
+    return max([c for c in map(_count, counts) if c is not None] or [0])
 
 
 @dataclass
@@ -161,10 +286,10 @@ class _Estimator:
             "aws:cloudwatch/logGroup:LogGroup": lambda r: self.skip(
                 r, "billed per GB ingested and stored; no log volume to estimate from", usage_billed=True),
             "gcp:compute/instanceGroupManager:InstanceGroupManager": self.gcp_group,
-            "aws:eks/cluster:Cluster": self.eks_cluster,
-            "aws:eks/nodeGroup:NodeGroup": self.node_group,
-            "gcp:container/cluster:Cluster": lambda r: self.hourly(r, "gke_cluster_hour", "GKE cluster"),
-            "gcp:container/nodePool:NodePool": self.node_pool,
+            EKS_CLUSTER: self.eks_cluster,
+            EKS_NODE_GROUP: self.node_group,
+            GKE_CLUSTER: self.gke_cluster,
+            GKE_NODE_POOL: self.node_pool,
         }
         for resource in self.graph.resources:
             type_ = resource["type"]
@@ -238,59 +363,121 @@ class _Estimator:
         self.root_volumes(resource, template, nodes, pool, region)
 
     def eks_cluster(self, resource: dict) -> None:
-        """The control plane's fee: standard support, or six times it in extended support, which EKS applies by default
-        once a version leaves standard support (`upgradePolicy.supportType`)."""
-        support = ((resource["inputs"].get("upgradePolicy") or {}).get("supportType") or "EXTENDED").lower()
-        price = self.book(resource).region_services(self.region(resource)).price("eks_cluster_hour", support)
+        """The control plane's fee by the cluster's upgrade policy. EXTENDED (what the EKS API applies when a cluster names
+        none) is priced at the extended-support rate, the fee once the version leaves standard support; STANDARD at the
+        standard rate, as EKS upgrades such a cluster instead of extending it."""
+        inputs = resource["inputs"]
+        given = (inputs.get("upgradePolicy") or {}).get("supportType")
+        support = (given or EKS_DEFAULT_SUPPORT).lower()
+        services = self.book(resource).region_services(self.region(resource))
+        price = services.price("eks_cluster_hour", support)
         if price is None:
             return self.skip(resource, f"no EKS {support} support fee for {self.region(resource)} in the price book")
+        if support == "extended":
+            standard = services.price("eks_cluster_hour", "standard")
+            why = "upgradePolicy.supportType EXTENDED" if given else \
+                f"no upgradePolicy.supportType, so the EKS API's default, {EKS_DEFAULT_SUPPORT}"
+            note = (f"{why}: priced at the extended-support rate, which applies once the version leaves standard support"
+                    + (f" (${standard:g}/h until then)" if standard is not None else "") + "; set STANDARD to be upgraded instead")
+        else:
+            note = "upgradePolicy.supportType STANDARD: EKS upgrades the version at the end of standard support, never extended"
         self.lines.append(Line(resource["urn"], resource["name"], "control plane", f"EKS cluster, {support} support",
-                               _flat(price), note="extended support once the version leaves standard support" if support == "standard" else None))
+                               _flat(price), note=note))
+        if (inputs.get("computeConfig") or {}).get("enabled") is True:
+            self.skip(resource, "EKS Auto Mode launches instances (and bills a management fee per instance) as workloads "
+                                "ask; no workload to estimate from", usage_billed=True)
 
     def node_group(self, resource: dict) -> None:
-        """An EKS managed node group, priced as an auto scaling group: its type from the template it links to or its
-        instance types, its nodes from the scaling config, its market from the capacity type."""
+        """An EKS managed node group, priced as an auto scaling group: its type from the launch template it links to or
+        its instance types, its nodes from the scaling config, its market from the capacity type, root volumes from
+        the template."""
         inputs, template = resource["inputs"], self.graph.template_of(resource)
-        instance_type = (template or {}).get("inputs", {}).get("instanceType") or (inputs.get("instanceTypes") or [None])[0]
-        scaling = inputs.get("scalingConfig") or {}
-        low = int(scaling.get("minSize", 0))
-        nodes = {"min": low, "desired": int(scaling.get("desiredSize", low)), "max": int(scaling.get("maxSize", 0))}
-        market = _EKS_MARKETS.get(inputs.get("capacityType") or "ON_DEMAND")
+        launched = node_group_nodes(inputs, template["inputs"] if template else None)
+        if launched.problem:
+            return self.skip(resource, launched.problem)
+        instance_type, nodes, market = launched.instance_type, launched.nodes, launched.market
         region, catalog = self.region(resource), self.catalog(resource)
+        if template is None:
+            disk = _count(inputs.get("diskSize")) or EKS_DEFAULT_DISK_GB
+            volumes = f"root volumes ({disk} GiB each, in the launch template EKS makes) not estimated"
+        else:
+            volumes = None
         if instance_type not in catalog:
-            return self.general_purpose(resource, instance_type, region, nodes, market)
-        tags = tags_of(inputs) or {}
+            return self.general_purpose(resource, instance_type, region, nodes, market, _joined(launched.note, volumes))
+        tags = inputs.get("tags") if isinstance(inputs.get("tags"), dict) else {}
         pool = (tags.get("gpucluster:cluster"), tags.get("gpucluster:pool") or resource["name"])
-        self.nodes(resource, pool, catalog[instance_type], region, nodes, {market: nodes})
+        self.nodes(resource, pool, catalog[instance_type], region, nodes, {market: nodes}, _joined(launched.note, volumes))
         if template is not None:
             self.root_volumes(resource, template, nodes, pool, region)
 
-    def node_pool(self, resource: dict) -> None:
-        """A GKE node pool: its machine type, its nodes from the autoscaling totals (or the initial count) across its
-        zones, spot and flex-start VMs at the spot rate, as for instance groups."""
+    def gke_cluster(self, resource: dict) -> None:
+        """The cluster management fee; the default node pool when the cluster keeps it, and node pools declared inside
+        the cluster, priced like NodePool resources; Autopilot's pods are billed by what they request."""
         inputs = resource["inputs"]
-        config = inputs.get("nodeConfig") or {}
-        machine, region, catalog = config.get("machineType"), self.region(resource), self.catalog(resource)
-        scaling = inputs.get("autoscaling") or {}
-        zones = len(inputs.get("nodeLocations") or [None])
-        fixed = int(inputs.get("nodeCount", inputs.get("initialNodeCount", 0)) or 0) * zones
-        low = int(scaling.get("totalMinNodeCount", fixed))
-        nodes = {"min": low, "desired": max(low, int(inputs.get("initialNodeCount", low) or low)),
-                 "max": int(scaling.get("totalMaxNodeCount", fixed))}
-        market = "spot" if config.get("spot") or config.get("flexStart") else "on-demand"
-        if machine not in catalog:
-            return self.general_purpose(resource, machine, region, nodes, market)
-        labels = config.get("resourceLabels") or {}
-        pool = (labels.get("gpucluster-cluster"), labels.get("gpucluster-pool") or resource["name"])
-        self.nodes(resource, pool, catalog[machine], region, nodes, {market: nodes})
+        autopilot = inputs.get("enableAutopilot") is True
+        price = self.book(resource).region_services(self.region(resource)).price("gke_cluster_hour")
+        if price is None:
+            self.skip(resource, f"no gke_cluster_hour price for {self.region(resource)} in the price book")
+        else:
+            self.lines.append(Line(resource["urn"], resource["name"], "control plane",
+                                   f"GKE {'Autopilot' if autopilot else 'Standard'} cluster", _flat(price), note=GKE_FREE_TIER_NOTE))
+        if autopilot:
+            return self.skip(resource, "Autopilot bills pods by the resources they request; no workload to estimate from",
+                             usage_billed=True)
+        inline = [p for p in inputs.get("nodePools") or [] if isinstance(p, dict)]
+        if not inline and inputs.get("removeDefaultNodePool") is not True:
+            default = {"nodeConfig": inputs.get("nodeConfig") or {}, "initialNodeCount": inputs.get("initialNodeCount"),
+                       "location": inputs.get("location")}
+            self.price_node_pool(resource, f"{resource['name']}-default-pool", default, inputs)
+        for index, pool in enumerate(inline):
+            self.price_node_pool(resource, f"{resource['name']}-{pool.get('name') or index}", {"location": inputs.get("location"), **pool}, inputs)
 
-    def general_purpose(self, resource: dict, instance_type: str | None, region: str, nodes: dict[str, int], market: str) -> None:
+    def node_pool(self, resource: dict) -> None:
+        """A GKE node pool, with the cluster its `cluster` input links to (for its location and node locations)."""
+        clusters = self.graph.linked(resource, "cluster", type_=GKE_CLUSTER)
+        self.price_node_pool(resource, resource["name"], resource["inputs"], clusters[0]["inputs"] if clusters else None,
+                             clusters[0] if clusters else None)
+
+    def price_node_pool(self, resource: dict, name: str, pool_inputs: dict, cluster_inputs: dict | None,
+                        cluster: dict | None = None) -> None:
+        """Node pool nodes at the rates instance groups get: spot and flex-start VMs at the spot rate; the local SSDs the
+        machine type bundles are in its price, others are named as unpriced."""
+        launched = node_pool_nodes(pool_inputs, cluster_inputs)
+        label = f"{name}: " if name != resource["name"] else ""  # a pool declared inside its cluster
+        if launched.problem:
+            return self.skip(resource, f"{label}{launched.problem}")
+        config = pool_inputs.get("nodeConfig") or {}
+        # A pool's location is its cluster's: its own argument when given, else the cluster's it links to.
+        own = pool_inputs.get("location")
+        region = self.region(resource) if (isinstance(own, str) and own != COMPUTED) or cluster is None else self.region(cluster)
+        machine, nodes, catalog = launched.instance_type, launched.nodes, self.catalog(resource)
+        rate = "spot" if launched.market == "flex-start" else launched.market  # flex-start VMs bill at spot rates
+        note = _joined(launched.note, "flex-start VMs at the spot rate, as for instance groups" if launched.market == "flex-start" else None,
+                       "boot disks not estimated")
+        bundled = catalog[machine].local_disks.count if machine in catalog else 0
+        extra = local_ssds(config) - bundled if local_ssds(config) > bundled else 0
+        if extra:
+            self.skip(resource, f"{label}{extra} local SSD(s) per node beyond the {bundled} {machine} comes with; "
+                                "no local SSD price in the price book")
+        elif bundled:
+            note = _joined(note, f"{bundled} local SSD(s) per node, in the machine price")
+        if machine not in catalog:
+            if config.get("guestAccelerators"):
+                return self.skip(resource, f"{label}{machine} with attached GPUs is not in the catalog")
+            return self.general_purpose(resource, machine, region, nodes, rate, note, name=name)
+        labels = config.get("resourceLabels") if isinstance(config.get("resourceLabels"), dict) else {}
+        pool = (labels.get("gpucluster-cluster"), labels.get("gpucluster-pool") or name)
+        self.nodes(resource, pool, catalog[machine], region, nodes, {rate: nodes}, note, name=name)
+
+    def general_purpose(self, resource: dict, instance_type: str | None, region: str, nodes: dict[str, int], market: str,
+                        note: str | None = None, name: str | None = None) -> None:
         """Nodes of a type without accelerators (a cluster's system nodes), at the book's on-demand rate."""
         price = self.book(resource).region_services(region).price("general_purpose_hour", instance_type or "")
         if price is None or market != "on-demand":
-            return self.skip(resource, f"no {market} price for {instance_type!r} in {region} in the price book")
-        self.lines.append(Line(resource["urn"], resource["name"], "instances", f"{instance_type} on-demand at ${price:,.4f}/h",
-                               {s: nodes[s] * price for s in SCALES}, note="system nodes; boot disks not estimated"))
+            label = f"{name}: " if name and name != resource["name"] else ""
+            return self.skip(resource, f"{label}no {market} price for {instance_type!r} in {region} in the price book")
+        self.lines.append(Line(resource["urn"], name or resource["name"], "instances", f"{instance_type} on-demand at ${price:,.4f}/h",
+                               {s: nodes[s] * price for s in SCALES}, note=_joined("nodes without accelerators", note)))
 
     def gcp_group(self, resource: dict) -> None:
         """A managed instance group runs its target size; spot and flex-start VMs bill at the spot rate."""
@@ -310,7 +497,7 @@ class _Estimator:
         self.nodes(resource, pool, instance, region, nodes, {kind: nodes})
 
     def nodes(self, resource: dict, pool: PoolKey, instance, region: str, nodes: dict[str, int],
-              markets: dict[str, dict[str, int]]) -> None:
+              markets: dict[str, dict[str, int]], note: str | None = None, name: str | None = None) -> None:
         """A pool's GPUs and power, and a priced line per market it buys nodes in (or why it cannot be priced)."""
         book = self.book(resource)
         price = book.instance(region, instance.name)
@@ -331,8 +518,8 @@ class _Estimator:
                 self.skip(resource, f"no {kind} price for {instance.name} in {region} in the price book "
                                     f"(`gpucluster prices refresh --cloud {book.cloud}`); {max(counts.values())} node(s) unpriced")
                 continue
-            self.lines.append(Line(resource["urn"], resource["name"], "instances", f"{instance.name} {kind} at ${unit:,.2f}/h",
-                                   {s: counts[s] * unit for s in SCALES}, pool=pool))
+            self.lines.append(Line(resource["urn"], name or resource["name"], "instances", f"{instance.name} {kind} at ${unit:,.2f}/h",
+                                   {s: counts[s] * unit for s in SCALES}, pool=pool, note=note))
 
     def root_volumes(self, resource: dict, template: dict, nodes: dict[str, int], pool: PoolKey, region: str) -> None:
         sizes = [m.get("ebs", {}).get("volumeSize", 0) for m in template["inputs"].get("blockDeviceMappings", [])]
@@ -352,6 +539,10 @@ class _Estimator:
             self.power_unknown.add(instance.name)
             return
         self.power_nodes.append((pool, nodes, instance.accelerator.count * watts * HOST_POWER_FACTOR / 1000))
+
+
+def _joined(*notes: str | None) -> str | None:
+    return "; ".join(n for n in notes if n) or None
 
 
 def _pool_labels(pools: dict[PoolKey, Any]) -> dict[PoolKey, str]:

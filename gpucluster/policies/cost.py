@@ -3,6 +3,8 @@ training and dev pools, cost-allocation tags, file system tier within budget."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pulumi_policy import (
     EnforcementLevel,
     ReportViolation,
@@ -11,6 +13,7 @@ from pulumi_policy import (
     StackValidationArgs,
 )
 
+from ..cost.model import EKS_NODE_GROUP, GKE_CLUSTER, GKE_NODE_POOL, node_group_nodes, node_pool_nodes
 from ..graph import group_nodes, tags_of
 from .common import ASG, REQUIRED_TAGS, as_graph, declare, stack_estimate
 
@@ -110,33 +113,70 @@ gpus_per_stack = declare(
 )
 
 
-def _groups(args: StackValidationArgs):
-    """Each auto scaling group with the inputs of the launch template it launches (through its links)."""
+@dataclass(frozen=True)
+class _Pool:
+    """A group of GPU nodes as these policies see it: an auto scaling group, an EKS node group or a GKE node pool."""
+
+    urn: str
+    instance_type: str | None
+    nodes: dict[str, int]
+    on_demand: dict[str, int]  # bought on demand: neither spot, flex-start nor a capacity block
+    reserved: bool
+    tags: dict[str, str]  # gpucluster:pool and gpucluster:purpose, from tags or (GKE) labels
+
+
+def _pools(args: StackValidationArgs):
+    """Each auto scaling group with the launch template it launches, each EKS node group with the launch template it
+    links to, each GKE node pool: the same readings the cost model prices them by (links, never names)."""
     graph = as_graph(args.resources)
     for group in graph.of_type(ASG):
         template = graph.template_of(group)
-        yield group, (template["inputs"] if template else None)
+        launched = group_nodes(group["inputs"], template["inputs"] if template else None)
+        yield _Pool(group["urn"], launched.instance_type, launched.nodes, launched.on_demand, launched.reserved,
+                    tags_of(group["inputs"]) or {})
+    for group in graph.of_type(EKS_NODE_GROUP):
+        template = graph.template_of(group)
+        kube = node_group_nodes(group["inputs"], template["inputs"] if template else None)
+        tags = group["inputs"].get("tags") if isinstance(group["inputs"].get("tags"), dict) else {}
+        if not kube.problem:
+            yield _Pool(group["urn"], kube.instance_type, kube.nodes, kube.nodes if kube.market == "on-demand" else _NONE,
+                        kube.reserved, tags)
+    for pool in graph.of_type(GKE_NODE_POOL):
+        clusters = graph.linked(pool, "cluster", type_=GKE_CLUSTER)
+        kube = node_pool_nodes(pool["inputs"], clusters[0]["inputs"] if clusters else None)
+        labels = (pool["inputs"].get("nodeConfig") or {}).get("resourceLabels") or {}
+        if not kube.problem:
+            yield _Pool(pool["urn"], kube.instance_type, kube.nodes, kube.nodes if kube.market == "on-demand" else _NONE,
+                        kube.reserved, {f"gpucluster:{k.removeprefix('gpucluster-')}": v for k, v in labels.items()
+                                        if k.startswith("gpucluster-")})
+
+
+_NONE = {"min": 0, "desired": 0, "max": 0}
+
+
+def _family(instance_type: str) -> str:
+    """p5 of p5.48xlarge (AWS); a3 of a3-megagpu-8g (GCP)."""
+    return instance_type.split(".")[0] if "." in instance_type else instance_type.split("-")[0]
 
 
 def _on_demand_large(args: StackValidationArgs, report: ReportViolation) -> None:
     config = args.get_config()
-    for group, template in _groups(args):
-        launched = group_nodes(group["inputs"], template)
-        instance_type = launched.instance_type
-        if not instance_type or instance_type.split(".")[0] not in config["families"]:
+    for pool in _pools(args):
+        instance_type = pool.instance_type
+        if not instance_type or _family(instance_type) not in config["families"]:
             continue
-        if launched.reserved or (tags_of(group["inputs"]) or {}).get("gpucluster:pool") in config["allowPools"]:
+        if pool.reserved or pool.tags.get("gpucluster:pool") in config["allowPools"]:
             continue
-        on_demand = launched.on_demand["max"]
+        on_demand = pool.on_demand["max"]
         if on_demand:
             report(f"{on_demand} on-demand {instance_type} node(s) without a reservation or capacity block; "
-                   f"reserve the capacity, use spot, or list the pool in allowPools", group["urn"])
+                   f"reserve the capacity, use spot, or list the pool in allowPools", pool.urn)
 
 
 on_demand_large_types = declare(
     stack=True,
     name="no-unreserved-on-demand-large-gpus",
-    description="Large GPU types run on reserved capacity or spot, not plain on demand, unless allowed.",
+    description="Large GPU types run on reserved capacity or spot, not plain on demand, unless allowed (auto scaling groups, EKS node groups, GKE node pools).",
     validate=_on_demand_large,
     level=EnforcementLevel.ADVISORY,
     settings={
@@ -151,20 +191,20 @@ on_demand_large_types = declare(
 
 def _spot_or_zero(args: StackValidationArgs, report: ReportViolation) -> None:
     purposes = set(args.get_config()["purposes"])
-    for group, template in _groups(args):
-        purpose = (tags_of(group["inputs"]) or {}).get("gpucluster:purpose")
+    for pool in _pools(args):
+        purpose = pool.tags.get("gpucluster:purpose")
         if purpose not in purposes:
             continue
-        launched = group_nodes(group["inputs"], template)
-        if not any(launched.spot.values()) and not launched.reserved and launched.nodes["min"] > 0:
-            report(f"a {purpose} pool on on-demand capacity keeps {launched.nodes['min']} node(s) running "
-                   "at all times; use spot or let it scale to zero (size.min: 0)", group["urn"])
+        all_on_demand = all(pool.on_demand[s] == pool.nodes[s] for s in pool.nodes)
+        if all_on_demand and not pool.reserved and pool.nodes["min"] > 0:
+            report(f"a {purpose} pool on on-demand capacity keeps {pool.nodes['min']} node(s) running "
+                   "at all times; use spot or let it scale to zero (size.min: 0)", pool.urn)
 
 
 spot_or_scale_to_zero = declare(
     stack=True,
     name="training-pools-spot-or-scale-to-zero",
-    description="Pools marked for training or dev use spot or can scale to zero.",
+    description="Pools marked for training or dev (auto scaling groups, EKS node groups, GKE node pools) use spot or can scale to zero.",
     validate=_spot_or_zero,
     level=EnforcementLevel.ADVISORY,
     settings={
@@ -174,8 +214,19 @@ spot_or_scale_to_zero = declare(
 )
 
 
+# Kubernetes resources whose cost-allocation labels sit elsewhere than in `tags`/`labels`: a GKE cluster's resource
+# labels, a node pool's node config resource labels (on every node VM); an EKS node group's `labels` are Kubernetes
+# node labels, its tags are its `tags` (given or not).
+_KUBE_TAGS = {
+    GKE_CLUSTER: lambda props: props.get("resourceLabels") or {},
+    GKE_NODE_POOL: lambda props: (props.get("nodeConfig") or {}).get("resourceLabels") or {},
+    EKS_NODE_GROUP: lambda props: props.get("tags") or {},
+}
+
+
 def _tags(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    tags = tags_of(args.props)
+    kube = _KUBE_TAGS.get(args.resource_type)
+    tags = dict(kube(args.props)) if kube else tags_of(args.props)
     if tags is None:
         return  # the resource takes no tags
     missing = [t for t in args.get_config()["required"] if not tags.get(t)]

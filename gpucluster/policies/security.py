@@ -16,6 +16,7 @@ from pulumi_policy import (
     StackValidationArgs,
 )
 
+from ..cost.model import EKS_CLUSTER, EKS_NODE_GROUP, GKE_CLUSTER, GKE_NODE_POOL
 from ..graph import COMPUTED, GCS_BUCKET, LAUNCH_TEMPLATE
 from .common import BUCKET, as_graph, declare, is_set
 
@@ -23,6 +24,7 @@ NAME = "gpucluster-security"
 INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
 SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
+SUBNET = "aws:ec2/subnet:Subnet"
 FIREWALL = "gcp:compute/firewall:Firewall"
 # Firewall policies (hierarchical, global and regional network policies): one rule per resource, or a list of them.
 FIREWALL_POLICY_RULES = ("gcp:compute/firewallPolicyRule:FirewallPolicyRule",
@@ -219,9 +221,33 @@ def _account_email(vm) -> str | None:
     return email or "" if email != COMPUTED else None
 
 
+GKE_DEFAULT_ACCOUNT = "default"  # what GKE node configs name when they name no service account
+
+
+def gke_node_configs(graph) -> list[tuple[dict, str, dict, str]]:
+    """Every GKE node configuration that makes VMs, as (resource, what, config, input it is given in): node pools; a
+    cluster's default pool while it keeps it, its inline pools, and the nodes that node auto-provisioning or Autopilot
+    creates. Shared with the sovereignty pack's key check."""
+    found = [(pool, "its nodes", pool["inputs"].get("nodeConfig") or {}, "nodeConfig") for pool in graph.of_type(GKE_NODE_POOL)]
+    for cluster in graph.of_type(GKE_CLUSTER):
+        inputs = cluster["inputs"]
+        autoscaling = inputs.get("clusterAutoscaling") or {}
+        provisioned = autoscaling.get("autoProvisioningDefaults") or {}
+        if inputs.get("enableAutopilot") is True:
+            found.append((cluster, "its Autopilot nodes", provisioned, "clusterAutoscaling"))
+            continue
+        inline = [p for p in inputs.get("nodePools") or [] if isinstance(p, dict)]
+        if not inline and inputs.get("removeDefaultNodePool") is not True:
+            found.append((cluster, "the nodes of its default node pool", inputs.get("nodeConfig") or {}, "nodeConfig"))
+        found.extend((cluster, f"the nodes of its node pool {p.get('name') or i}", p.get("nodeConfig") or {}, "nodePools") for i, p in enumerate(inline))
+        if autoscaling.get("enabled") is True:
+            found.append((cluster, "its auto-provisioned nodes", provisioned, "clusterAutoscaling"))
+    return found
+
+
 def _node_accounts(graph) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
-    """The service accounts GCP VMs run as: by the Account resource their serviceAccount input comes from, and by
-    the address they name (an account made elsewhere)."""
+    """The service accounts GCP VMs and GKE nodes run as: by the Account resource their serviceAccount input comes from,
+    and by the address they name (an account made elsewhere)."""
     by_urn: dict[str, list[str]] = {}
     by_email: dict[str, list[str]] = {}
     for vm in graph.of_type(*GCP_VMS):
@@ -230,7 +256,22 @@ def _node_accounts(graph) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
         email = _account_email(vm)
         if email:
             by_email.setdefault(email, []).append(vm["name"])
+    for resource, _, config, prop in gke_node_configs(graph):
+        for account in graph.linked(resource, prop, type_=SERVICE_ACCOUNT):
+            by_urn.setdefault(account["urn"], []).append(resource["name"])
+        email = config.get("serviceAccount")
+        if isinstance(email, str) and email not in (COMPUTED, GKE_DEFAULT_ACCOUNT):
+            by_email.setdefault(email, []).append(resource["name"])
     return by_urn, by_email
+
+
+def _on_default_account(graph, resource, config: dict, prop: str) -> bool:
+    """Whether GKE nodes run as the Compute Engine default service account: they name none, or name it (as "default"
+    or by its address), and no account of the stack is linked to their config. An address not known yet is not."""
+    if graph.linked(resource, prop, type_=SERVICE_ACCOUNT):
+        return False
+    email = config.get("serviceAccount")
+    return email is None or email == "" or (isinstance(email, str) and _DEFAULT_COMPUTE_ACCOUNT.match(email) is not None)
 
 
 def _grantee(graph, grant, members: list[str], nodes: tuple[dict, dict]) -> str:
@@ -271,10 +312,13 @@ def _no_primitive_roles(args: StackValidationArgs, report: ReportViolation) -> N
             report("runs as the Compute Engine default service account, which Google grants roles/editor on the project "
                    "(unless iam.automaticIamGrantsForDefaultServiceAccounts is enforced): give the VMs an account of their own",
                    vm["urn"])
+    for resource, what, config, prop in gke_node_configs(graph):
+        if _on_default_account(graph, resource, config, prop):
+            report(f"{what} run as the Compute Engine default service account, which Google grants roles/editor on the project "
+                   "(unless iam.automaticIamGrantsForDefaultServiceAccounts is enforced): set nodeConfig.serviceAccount to "
+                   "an account of their own", resource["urn"])
 
 
-EKS_CLUSTER = "aws:eks/cluster:Cluster"
-GKE_CLUSTER = "gcp:container/cluster:Cluster"
 AUDIT_LOG_TYPES = ("api", "audit", "authenticator")  # who called the API, what they did, how they authenticated
 
 
@@ -291,13 +335,66 @@ def _private_api(args: ResourceValidationArgs, report: ReportViolation) -> None:
                 report(f"the API endpoint is public to {open_to}: turn endpointPublicAccess off, or list publicAccessCidrs")
     elif args.resource_type == GKE_CLUSTER:
         private = props.get("privateClusterConfig") or {}
-        if private.get("enablePrivateNodes") is not True:
-            report("nodes get public IPs: set privateClusterConfig.enablePrivateNodes true")
-        if private.get("enablePrivateEndpoint") is not True:
-            networks = ((props.get("masterAuthorizedNetworksConfig") or {}).get("cidrBlocks") or [])
-            cidrs = [n.get("cidrBlock") for n in networks] or ["0.0.0.0/0"]
-            if open_to := _anywhere(cidrs):
-                report(f"the API endpoint is public to {open_to}: enable the private endpoint, or authorise only your networks")
+        ip_endpoints = (props.get("controlPlaneEndpointsConfig") or {}).get("ipEndpointsConfig") or {}
+        if private.get("enablePrivateEndpoint") is True or ip_endpoints.get("enabled") is False:
+            return  # no public IP endpoint (the DNS endpoint, if any, admits only IAM-authorised callers)
+        # Authorised networks on admit only the listed ranges (none listed: no external access at all); off, the public
+        # endpoint admits everyone.
+        authorised = props.get("masterAuthorizedNetworksConfig")
+        cidrs = [n.get("cidrBlock") for n in (authorised.get("cidrBlocks") or [])] if authorised is not None else ["0.0.0.0/0"]
+        if open_to := _anywhere(cidrs):
+            report(f"the API endpoint is public to {open_to}: enable the private endpoint, or authorise only your networks")
+        if authorised is not None and authorised.get("gcpPublicCidrsAccessEnabled") is True:
+            report("the API endpoint admits every Google Cloud public IP address, anyone's VMs included: "
+                   "set masterAuthorizedNetworksConfig.gcpPublicCidrsAccessEnabled false")
+
+
+def _primary(interface) -> bool:
+    """The interface that carries the instance's IP traffic, the one a public address would go to: card 0, device 0."""
+    return not interface.get("networkCardIndex") and not interface.get("deviceIndex")
+
+
+def _nodes_private(args: StackValidationArgs, report: ReportViolation) -> None:
+    """EKS node groups: the launch template they link to gives no interface a public address, and, unless its primary
+    interface turns public addresses off, the subnets they link to do not map public IPs on launch (EKS managed nodes
+    follow the subnet's MapPublicIpOnLaunch). GKE: clusters have private nodes by default, and no node pool turns them
+    off. A stack policy, for the links."""
+    graph = as_graph(args.resources)
+    for group in graph.of_type(EKS_NODE_GROUP):
+        template = graph.template_of(group)
+        interfaces = (template["inputs"].get("networkInterfaces") or []) if template else []
+        public = [i for i in interfaces if i.get("associatePublicIpAddress") == "true"]
+        if public:
+            cards = sorted({int(i.get("networkCardIndex") or 0) for i in public})
+            report(f"its launch template {template['name']} gives a public IP to the interface(s) on network card(s) {cards}: "
+                   "set associatePublicIpAddress 'false'", group["urn"])
+            continue
+        if any(_primary(i) and i.get("associatePublicIpAddress") == "false" for i in interfaces):
+            continue  # the template decides, whatever the subnet maps
+        mapping = [s["name"] for s in graph.linked(group, "subnetIds", type_=SUBNET) if s["inputs"].get("mapPublicIpOnLaunch") is True]
+        if mapping:
+            report(f"its nodes get public IPs: it launches into subnet(s) {mapping}, which map public IPs on launch, and no "
+                   "launch template turns that off; use private subnets, or a template whose primary interface sets "
+                   "associatePublicIpAddress 'false'", group["urn"])
+    clusters = graph.of_type(GKE_CLUSTER)
+    private_by_default = {c["urn"]: (c["inputs"].get("privateClusterConfig") or {}).get("enablePrivateNodes") is True for c in clusters}
+    for pool in graph.of_type(GKE_NODE_POOL):
+        if (pool["inputs"].get("networkConfig") or {}).get("enablePrivateNodes") is False:
+            report("its nodes get public IPs: networkConfig.enablePrivateNodes is false", pool["urn"])
+    for cluster in clusters:
+        inputs = cluster["inputs"]
+        if private_by_default[cluster["urn"]]:
+            for index, inline in enumerate(inputs.get("nodePools") or []):
+                if (inline.get("networkConfig") or {}).get("enablePrivateNodes") is False:
+                    report(f"node pool {inline.get('name') or index} gets public IPs: networkConfig.enablePrivateNodes is false", cluster["urn"])
+            continue
+        pools = graph.referrers(cluster, GKE_NODE_POOL, "cluster")
+        inherited = [p["name"] for p in pools if (p["inputs"].get("networkConfig") or {}).get("enablePrivateNodes") not in (True, False)]
+        own_nodes = inputs.get("enableAutopilot") is True or inputs.get("removeDefaultNodePool") is not True \
+            or any((p.get("networkConfig") or {}).get("enablePrivateNodes") is not True for p in inputs.get("nodePools") or [])
+        if own_nodes or inherited:
+            who = f" (node pools {inherited} inherit it)" if inherited else ""
+            report(f"nodes get public IPs{who}: set privateClusterConfig.enablePrivateNodes true", cluster["urn"])
 
 
 def _secrets_encrypted(args: ResourceValidationArgs, report: ReportViolation) -> None:
@@ -339,13 +436,17 @@ POLICIES = [
             Severity.MEDIUM, "Put other traffic on a separate group (ClusterNetwork's nodes group).", stack=True),
     _policy("no-wildcard-iam-actions", "Node IAM policies name their actions; no wildcards.", _no_wildcards,
             Severity.HIGH, "List the actions the node needs (NodeIdentity does)."),
-    _policy("no-primitive-roles", "No GCP basic roles (owner, editor, viewer) are granted, and GCP VMs do not run as the Compute Engine default service account (which holds roles/editor).",
+    _policy("no-primitive-roles", "No GCP basic roles (owner, editor, viewer) are granted, and GCP VMs and GKE nodes do not run as the Compute Engine default service account (which holds roles/editor).",
             _no_primitive_roles, Severity.HIGH,
-            "Grant the predefined roles the workload needs (the node service account gets bucket-level roles); give VMs a service account of their own.",
+            "Grant the predefined roles the workload needs (the node service account gets bucket-level roles); give VMs and GKE node pools a service account of their own.",
             stack=True),
-    _policy("kubernetes-api-private", "A Kubernetes cluster's API endpoint is private or open only to listed networks, and "
-            "GKE nodes are private.", _private_api, Severity.HIGH,
-            "Keep the endpoint private (EksCluster does unless kubernetes.publicAccessCidrs lists networks)."),
+    _policy("kubernetes-api-private", "A Kubernetes cluster's API endpoint is private or open only to listed networks "
+            "(EKS public access CIDRs, GKE authorised networks), never to 0.0.0.0/0.", _private_api, Severity.HIGH,
+            "Keep the endpoint private (EksCluster and GkeCluster do unless kubernetes.publicAccessCidrs lists networks)."),
+    _policy("kubernetes-nodes-private", "Kubernetes nodes get no public IPs: EKS node groups through their launch templates and "
+            "subnets, GKE clusters and node pools through private nodes.", _nodes_private, Severity.HIGH,
+            "Launch EKS nodes into private subnets with templates that set associatePublicIpAddress 'false'; set GKE's "
+            "privateClusterConfig.enablePrivateNodes (EksCluster and GkeCluster do both).", stack=True),
     _policy("kubernetes-secrets-encrypted", "Kubernetes secrets are envelope-encrypted with a customer-managed key "
             "(EKS encryption config, GKE application-layer secrets encryption).", _secrets_encrypted, Severity.HIGH,
             "EksCluster encrypts secrets with a key of its own; keep it."),

@@ -2,18 +2,52 @@
 
 from __future__ import annotations
 
+import re
+
 from pulumi_policy import (
     ReportViolation,
     ResourceValidationArgs,
     Severity,
     StackValidationArgs,
+    proxy,
 )
 
+from ..cost.model import EKS_CLUSTER, GKE_CLUSTER, GKE_NODE_POOL
 from ..regions import SETS, expand
 from ..graph import COMPUTED, GCS_BUCKET, GCS_MULTI_REGIONS
 from .common import BUCKET, as_graph, declare, is_set, region_of
+from .security import gke_node_configs
 
 NAME = "gpucluster-sovereignty"
+_CLUSTER_PATH = re.compile(r"^projects/[^/]+/locations/([^/]+)/clusters/[^/]+$")  # a GKE cluster's id
+_ZONE = re.compile(r"^([a-z]+-[a-z]+\d+)-[a-z]$")
+_UNKNOWN = (COMPUTED, proxy.UNKNOWN_STRING_VALUE)  # as the preview JSON writes an unknown, as the engine sends it
+
+
+def _known(value) -> bool:
+    return isinstance(value, str) and value != "" and value not in _UNKNOWN
+
+
+def _node_pool_regions(args: ResourceValidationArgs) -> list[str] | None:
+    """Where a GKE node pool's nodes are: its own location; else the location in its cluster's id; else the regions of
+    its node locations; else, when its cluster is not known yet (a cluster of this stack, checked itself), nowhere to
+    check; else (a cluster named bare) its provider's region, as the provider resolves it. Read from the properties'
+    target, so that an unknown cluster id does not stop the check."""
+    props = args.props
+    try:
+        props = props["__target"]
+    except (KeyError, TypeError):
+        pass
+    if _known(props.get("location")):
+        return None  # the general rule reads it
+    cluster = props.get("cluster")
+    if _known(cluster) and (path := _CLUSTER_PATH.match(cluster)):
+        location = path.group(1)
+        return [_ZONE.match(location).group(1) if _ZONE.match(location) else location]
+    zones = [z for z in props.get("nodeLocations") or [] if _known(z) and _ZONE.match(z)]
+    if zones:
+        return sorted({_ZONE.match(z).group(1) for z in zones})
+    return [] if cluster in _UNKNOWN else None
 
 
 def _allowed_regions(args: ResourceValidationArgs, report: ReportViolation) -> None:
@@ -22,10 +56,11 @@ def _allowed_regions(args: ResourceValidationArgs, report: ReportViolation) -> N
         args.not_applicable("no allowedRegions configured")
     if args.resource_type.startswith("pulumi:"):
         return
-    region = region_of(args)
-    if region and region not in expand(allowed):
-        kind = "the multi-region" if region in GCS_MULTI_REGIONS else ""
-        report(f"lands in {kind or ''}{' ' if kind else ''}{region}, outside the allowed {allowed}")
+    regions = _node_pool_regions(args) if args.resource_type == GKE_NODE_POOL else None
+    for region in regions if regions is not None else [region_of(args)]:
+        if region and region not in expand(allowed):
+            kind = "the multi-region" if region in GCS_MULTI_REGIONS else ""
+            report(f"lands in {kind or ''}{' ' if kind else ''}{region}, outside the allowed {allowed}")
 
 
 allowed_regions = declare(
@@ -92,12 +127,26 @@ def _customer_keys(args: StackValidationArgs, report: ReportViolation) -> None:
             report("has no customer-managed kmsKey", urn)
         elif kind == GCS_BUCKET and not is_set(props.get("encryption") or {}, "defaultKmsKeyName"):
             report("has no customer-managed encryption key (encryption.defaultKmsKeyName)", urn)
+        elif kind == EKS_CLUSTER:
+            configs = props.get("encryptionConfig")
+            configs = configs if isinstance(configs, list) else [configs] if configs else []
+            if not any("secrets" in (c.get("resources") or []) and is_set(c.get("provider") or {}, "keyArn") for c in configs):
+                report("Kubernetes secrets are encrypted only under keys AWS owns: set encryptionConfig {resources: [secrets], "
+                       "provider.keyArn} with a customer-managed KMS key", urn)
+        elif kind == GKE_CLUSTER:
+            encryption = props.get("databaseEncryption") or {}
+            if encryption.get("state") != "ENCRYPTED" or not is_set(encryption, "keyName"):
+                report("Kubernetes secrets are encrypted only under Google's keys: set databaseEncryption {state: ENCRYPTED, "
+                       "keyName} with a Cloud KMS key", urn)
         elif kind in GCP_DISK_HOLDERS:
             for index, (disk, prop) in enumerate(_gcp_disks(kind, props)):
                 if is_set(disk, "source") and graph.linked(resource, prop, type_=GCP_DISKS):
                     continue  # an existing disk of this stack, attached: its own key is checked on it
                 if not is_set(disk.get("diskEncryptionKey") or {}, "kmsKeySelfLink"):
                     report(f"disk {index} has no customer-managed key (diskEncryptionKey.kmsKeySelfLink)", urn)
+    for resource, what, config, _ in gke_node_configs(graph):  # GKE nodes' boot disks
+        if not is_set(config, "bootDiskKmsKey"):
+            report(f"the boot disks of {what} have no customer-managed key (bootDiskKmsKey)", resource["urn"])
 
 
 GCP_DISKS = ("gcp:compute/disk:Disk", "gcp:compute/regionDisk:RegionDisk")
@@ -120,7 +169,7 @@ def _gcp_disks(kind: str, props) -> list[tuple[dict, str]]:
 customer_keys = declare(
     stack=True,
     name="customer-managed-keys",
-    description="Buckets, file systems and GCP disks are encrypted with customer-managed keys (S3 access-log buckets excepted: S3 allows them no other).",
+    description="Buckets, file systems, GCP disks (GKE nodes' boot disks included) and Kubernetes secrets (EKS, GKE) are encrypted with customer-managed keys (S3 access-log buckets excepted: S3 allows them no other).",
     validate=_customer_keys,
     severity=Severity.HIGH,
     remediation="Create the storage through TieredStorage, which uses the cluster's KMS key.",
