@@ -23,7 +23,6 @@ from gpucluster.kube.nodes import SYSTEM_POOL, gke_pod_networks, node_pool_plans
 from gpucluster.preview.engine import SECRET, run_program
 from gpucluster.preview.mocks import PROJECT_NUMBER
 from gpucluster.preview.render import as_json
-from gpucluster.problems import SpecError
 from gpucluster.spec import ClusterSpec
 from gpucluster.validate import load_spec
 
@@ -59,29 +58,22 @@ def pool(name: str, instance_type: str, **fields) -> dict:
 
 
 def spec_of(data: dict) -> ClusterSpec:
-    """The spec as the components get it. Validation refuses the TCPX and TCPXO fabrics on GKE until the job template
-    builds their per-pod daemons; the node side is built, so only that refusal is let through here."""
-    try:
-        return load_spec(data)[0]
-    except SpecError as error:
-        others = [p for p in error.problems if not (p.path.endswith(".fabric") and "gpudirect-tcpx" in p.message)]
-        assert not others, others
-        return ClusterSpec.model_validate(data)
+    """The spec as the components get it."""
+    return load_spec(data)[0]
 
 
-# GkeCluster on its own, as `GkeCluster(name, GkeClusterArgs(spec, project))`: it builds its networks, storage and node
-# account itself. The program below is what a stack program would do.
+# The GCP cluster component used from a program of one's own: it builds the networks, storage and node account and
+# hands them to its GkeCluster.
 PROGRAM = textwrap.dedent("""
     import json
 
     import pulumi
 
-    from components.gcp.gke import GkeCluster, GkeClusterArgs
-    from gpucluster import naming
-    from gpucluster.spec import ClusterSpec
+    from components.gcp import GcpGpuCluster, GcpGpuClusterArgs
+    from gpucluster.validate import load_spec
 
-    spec = ClusterSpec.model_validate(json.loads(pulumi.Config("gpucluster").require("cluster")))
-    cluster = GkeCluster(naming.gke(spec.name), GkeClusterArgs(spec, pulumi.Config("gcp").require("project")))
+    spec, _ = load_spec(json.loads(pulumi.Config("gpucluster").require("cluster")))
+    cluster = GcpGpuCluster(spec.name, GcpGpuClusterArgs(spec, pulumi.Config("gcp").require("project"))).kubernetes
     pulumi.export("clusterName", cluster.cluster_name)
     pulumi.export("kubeconfig", cluster.kubeconfig)
     pulumi.export("nodePools", {pool: node_pool.name for pool, node_pool in cluster.node_pools.items()})
@@ -163,12 +155,9 @@ def test_control_plane_is_private_encrypted_and_multi_networked(wiring, ultra, u
     assert len(inputs["name"]) <= 40 and re.fullmatch(r"[a-z]([-a-z0-9]*[a-z0-9])?", inputs["name"])
 
 
-def test_alone_it_builds_the_networks_storage_and_node_account(ultra_alone):
-    gke_urn = one(ultra_alone, "gpucluster:gcp:GkeCluster").urn
-    for component in ("gpucluster:gcp:ClusterNetwork", "gpucluster:gcp:TieredStorage"):
-        assert one(ultra_alone, component).parent == gke_urn
+def test_the_nodes_run_as_the_clusters_own_account_with_the_least_gke_role(ultra_alone):
     account = one(ultra_alone, "gcp:serviceaccount/account:Account")
-    assert account.parent == gke_urn and account.inputs["accountId"] == naming.service_account_id("u", naming.stack_key(PROJECT.name, "test", "u"))
+    assert account.inputs["accountId"] == naming.service_account_id("u", naming.stack_key(PROJECT.name, "test", "u"))
     role = one(ultra_alone, "gcp:projects/iAMMember:IAMMember")
     assert role.inputs["role"] == "roles/container.defaultNodeServiceAccount"
     assert role.inputs["member"] == f"serviceAccount:{account.inputs['accountId']}@p.iam.gserviceaccount.com"

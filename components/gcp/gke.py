@@ -16,12 +16,11 @@ import pulumi_gcp as gcp
 from gpucluster import naming
 from gpucluster.kube import gke
 from gpucluster.kube.nodes import SYSTEM_POOL, NodePoolPlan, node_pool_plans
-from gpucluster.plan import address_plan, fabric_zone, gcp_network_plan, gcs_bucket_location, managed_lustre_plan
 from gpucluster.spec import ClusterSpec
 
 from .instance_group import HYPERDISK_SERIES
-from .network import ClusterNetwork, ClusterNetworkArgs
-from .storage import TieredStorage, TieredStorageArgs
+from .network import ClusterNetwork
+from .storage import TieredStorage
 
 SCOPES = ["https://www.googleapis.com/auth/cloud-platform"]  # IAM decides what the nodes may do, not scopes
 # Maintenance (cluster and node upgrades) happens only on weekends, 00:00-08:00 UTC on Saturday and Sunday: GKE asks for
@@ -32,18 +31,15 @@ MAINTENANCE_WINDOW = {"start_time": "2026-01-03T00:00:00Z", "end_time": "2026-01
 
 @dataclass
 class GkeClusterArgs:
-    """`GkeClusterArgs(spec, project)` builds everything: the networks (ClusterNetwork), the storage (TieredStorage, whose
-    key also encrypts the cluster's secrets and node disks) and the node service account. A caller that has built them
-    already (GcpGpuCluster) passes them instead: `network`, `node_service_account` (email), and `storage` or just
-    `secrets_key` (a CryptoKey id), and its `labels`."""
+    """What the GCP cluster component has built already: the networks, the node service account (email) and the storage,
+    whose key also encrypts the cluster's secrets and the nodes' boot disks."""
 
     spec: ClusterSpec
     project: str
-    network: ClusterNetwork | None = None
-    node_service_account: pulumi.Input[str] | None = None
-    secrets_key: pulumi.Input[str] | None = None
-    labels: dict[str, str] | None = None
-    storage: TieredStorage | None = None
+    network: ClusterNetwork
+    node_service_account: pulumi.Input[str]
+    storage: TieredStorage
+    labels: dict[str, str]
 
 
 class GkeCluster(pulumi.ComponentResource):
@@ -56,7 +52,7 @@ class GkeCluster(pulumi.ComponentResource):
     reservation, flex-start through queued provisioning, and local SSD as ephemeral storage.
 
     Outputs: `kubeconfig` (secret; gke-gcloud-auth-plugin), `cluster_name`, `node_pools` (pool name -> NodePool),
-    `system_pool`, `network`, `storage` (None when the caller passed only `secrets_key`), `node_service_account`, and
+    `system_pool`, `network`, `storage`, `node_service_account`, and
     `kubernetes_objects`: the GKE networking objects and NCCL installers (`gke.gke_objects`) with the networks'
     physical names filled in, for the caller to apply through its Kubernetes provider."""
 
@@ -71,23 +67,12 @@ class GkeCluster(pulumi.ComponentResource):
             raise ValueError("GkeCluster needs a `cloud: gcp` spec with a `kubernetes:` section")
         self._spec, self._name = spec, name
         child = pulumi.ResourceOptions(parent=self)
-        # Tags double as labels (validation admits only what GCP labels allow), as in GcpGpuCluster.
-        self._labels = labels = args.labels or {**spec.tags.as_dict(), "gpucluster-cluster": spec.name}
+        self._labels = labels = args.labels
         stack_key = naming.stack_key(pulumi.get_project(), pulumi.get_stack(), spec.name)
         plans = node_pool_plans(spec)
-
-        self.network = args.network or self._network(args.project, labels)
-        self.node_service_account = email = args.node_service_account or self._node_account(args.project, stack_key)
-        self.storage = args.storage
-        if args.storage is None and args.secrets_key is None:
-            self.storage = TieredStorage(
-                naming.storage(spec.name),
-                TieredStorageArgs(region=spec.region, bucket_location=gcs_bucket_location(spec), labels=labels,
-                                  node_service_account=email, lustre=managed_lustre_plan(spec),
-                                  network=self.network.networks["host"], zone=fabric_zone(spec), stack_key=stack_key),
-                opts=child,
-            )
-        self._key = key = args.secrets_key or self.storage.kms_key
+        self.network, self.storage = args.network, args.storage
+        self.node_service_account = email = args.node_service_account
+        self._key = key = self.storage.kms_key
         project = gcp.organizations.get_project_output(opts=pulumi.InvokeOutputOptions(parent=self))
         member = pulumi.Output.concat("serviceAccount:", email)
         # The least role GKE's nodes need (logs, metrics, image pulls); workloads reach Google APIs as themselves.
@@ -99,7 +84,7 @@ class GkeCluster(pulumi.ComponentResource):
             member=project.number.apply(lambda n: f"serviceAccount:service-{n}@container-engine-robot.iam.gserviceaccount.com"),
             opts=child,
         )
-        if spec.storage.buckets and self.storage is not None:
+        if spec.storage.buckets:
             self._bucket_access(project.number, args.project)
 
         pods, services = gke.ip_ranges(spec)
@@ -148,9 +133,9 @@ class GkeCluster(pulumi.ComponentResource):
                                         ignore_changes=["nodeConfig", "initialNodeCount"]),
         )
         self.cluster_name = self.cluster.name
-        # Nodes wait for their account's role and, where this component holds it, the storage (whose grants let Compute
-        # Engine use the key on their boot disks).
-        after_role = pulumi.ResourceOptions(parent=self, depends_on=[node_role, *([self.storage] if self.storage else [])],
+        # Nodes wait for their account's role and the storage (whose grants let Compute Engine use the key on their boot
+        # disks).
+        after_role = pulumi.ResourceOptions(parent=self, depends_on=[node_role, self.storage],
                                             ignore_changes=["initialNodeCount"])
         self.system_pool = self._system_nodes(after_role)
         self.node_pools = {plan.name: self._gpu_nodes(plan, after_role) for plan in plans}
@@ -164,27 +149,6 @@ class GkeCluster(pulumi.ComponentResource):
             "nodePools": {pool: p.name for pool, p in self.node_pools.items()}, "systemPool": self.system_pool.name,
             "nodeServiceAccount": email, "networks": self.network.networks,
         })
-
-    # What GkeCluster builds when the caller has not: the same as GcpGpuCluster builds, named from the spec's name.
-    def _network(self, project: str, labels: dict[str, str]) -> ClusterNetwork:
-        spec = self._spec
-        needs = gcp_network_plan([p.plan for p in node_pool_plans(spec)])
-        return ClusterNetwork(
-            naming.network(spec.name),
-            ClusterNetworkArgs(
-                project=project, region=spec.region, zone=fabric_zone(spec),
-                host_cidr=next(iter(address_plan(spec).private.values())), labels=labels,
-                host_networks=needs.host_networks, gpu_vpcs=needs.gpu_vpcs, rdma_subnets=needs.rdma_subnets, mtu=needs.mtu,
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-
-    def _node_account(self, project: str, stack_key: str) -> pulumi.Output[str]:
-        spec = self._spec
-        account = gcp.serviceaccount.Account(naming.identity(spec.name), account_id=naming.service_account_id(spec.name, stack_key),
-                                             display_name=f"gpucluster {spec.name} nodes", opts=pulumi.ResourceOptions(parent=self))
-        # Known at preview (unlike `email`), so policies see that the nodes run as this account, not the default one.
-        return account.account_id.apply(lambda account_id: f"{account_id}@{project}.iam.gserviceaccount.com")
 
     def _bucket_access(self, project_number: pulumi.Output[str], project: str) -> None:
         """With Workload Identity, pods reach Cloud Storage as their namespace's identity, not the node's account: each
