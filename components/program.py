@@ -6,6 +6,7 @@ import pulumi
 
 from gpucluster.plan import PoolPlan, lustre_plan, plan_pool
 from gpucluster.fabric import efa_device_count
+from gpucluster.kube.rdma import node_resources, pool_fabrics
 from gpucluster.problems import Problem, SpecError, format_problems
 from gpucluster.spec import CONFIG_KEY, CONFIG_NAMESPACE, ClusterSpec
 from gpucluster.validate import load_spec
@@ -13,6 +14,8 @@ from gpucluster.validate import load_spec
 from .aws import AwsGpuCluster, AwsGpuClusterArgs
 from .aws import SpotTrainingPool
 from .gcp import GcpGpuCluster, GcpGpuClusterArgs
+from .kube import ExistingCluster, ExistingClusterArgs
+from .kube.existing import KUBECONFIG_SECRET
 
 
 def read_spec() -> ClusterSpec:
@@ -31,7 +34,9 @@ def read_spec() -> ClusterSpec:
 
 def check_provider_config(spec: ClusterSpec) -> None:
     """The provider's default region must be the spec's, so every resource lands where the spec (and the
-    residency policy) expects; GCP also needs its project."""
+    residency policy) expects; GCP also needs its project. An existing cluster has no cloud provider."""
+    if spec.cloud == "kubernetes":
+        return
     provider = pulumi.Config(spec.cloud)
     problems = []
     configured = provider.get("region")
@@ -49,6 +54,8 @@ def main() -> None:
     check_provider_config(spec)
     if spec.cloud == "gcp":
         return gcp_main(spec)
+    if spec.cloud == "kubernetes":
+        return existing_main(spec)
 
     cluster = AwsGpuCluster(spec.name, AwsGpuClusterArgs(spec))
     plans = [plan_pool(spec, pool) for pool in spec.pools]
@@ -155,6 +162,36 @@ def gcp_main(spec: ClusterSpec) -> None:
     _export_gpus(plans)
     announce_rollouts(spec, plans)
     pulumi.export("storage", {"datasetBucket": cluster.storage.dataset_bucket, "checkpointBucket": cluster.storage.checkpoint_bucket})
+
+
+def existing_main(spec: ClusterSpec) -> None:
+    """An existing cluster: only objects inside it, through its kubeconfig (the local one at site.context, or the
+    stack's secret)."""
+    kubeconfig = (pulumi.Config(CONFIG_NAMESPACE).require_secret(KUBECONFIG_SECRET)
+                  if spec.site.kubeconfig == "stack-secret" else None)
+    cluster = ExistingCluster(spec.name, ExistingClusterArgs(spec, kubeconfig))
+    plans = [plan_pool(spec, pool) for pool in spec.pools]
+    fabrics = {fabric.pool.name: fabric for fabric in pool_fabrics(spec)}
+    pulumi.export("cluster", spec.name)
+    pulumi.export("region", spec.region)
+    pulumi.export("pools", {
+        plan.pool.name: {
+            "nodeType": plan.instance.name,
+            "nodes": plan.pool.size.max,
+            "nodeSelector": dict(plan.pool.node_selector),
+            "gpusPerNode": plan.gpus_per_node,
+            **({"fabric": {"link": fabrics[plan.pool.name].link, "ports": len(fabrics[plan.pool.name].rails),
+                           "devices": node_resources(spec, fabrics[plan.pool.name])}}
+               if plan.pool.name in fabrics else {}),
+        }
+        for plan in plans
+    })
+    pulumi.export("kubernetes", {
+        "clusterQueue": spec.name,
+        "localQueues": {team.name: f"{team.name}/{team.name}" for team in spec.kubernetes.teams},
+        "releases": cluster.releases,
+    })
+    _export_gpus(plans)
 
 
 def announce_rollouts(spec: ClusterSpec, plans: list[PoolPlan]) -> None:

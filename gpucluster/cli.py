@@ -54,6 +54,11 @@ def _provider_problems(spec: ClusterSpec, config: dict[str, str]) -> list[Proble
     """The stack program's provider checks (components/program.py), made here too so that a mismatch is
     invalid input, refused before anything runs."""
     problems = []
+    if spec.cloud == "kubernetes":  # no cloud provider; the site's kubeconfig secret, when it says so
+        if spec.site.kubeconfig == "stack-secret" and f"{CONFIG_NAMESPACE}:kubeconfig" not in config:
+            problems.append(Problem(f"{CONFIG_NAMESPACE}:kubeconfig", "not set, but site.kubeconfig is stack-secret; "
+                                    f"`pulumi config set --secret {CONFIG_NAMESPACE}:kubeconfig < kubeconfig.yaml`"))
+        return problems
     region_key = f"{spec.cloud}:region"
     configured = config.get(region_key)
     if configured != spec.region:
@@ -266,7 +271,7 @@ def cmd_job_template(args: argparse.Namespace) -> int:
         return loaded
     try:
         job = job_template(loaded[2], pool=args.pool, nodes=args.nodes, team=args.team, name=args.name,
-                           image=args.image or DEFAULT_IMAGE, command=command)
+                           image=args.image or DEFAULT_IMAGE, command=command, within=args.within)
     except JobTemplateError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -286,19 +291,24 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_catalog(args: argparse.Namespace) -> int:
-    clouds = [args.cloud] if args.cloud else ["aws", "gcp"]
+    clouds = [args.cloud] if args.cloud else ["aws", "gcp", "kubernetes"]
     rows = [("type", "accelerator", "vcpu", "mem GiB", "fabric", "local disks", "regions")]
     for cloud in clouds:
         for t in catalog.load(cloud):
             fabric = t.fabric
-            fabric_text = (
-                f"{fabric.max_efa_interfaces} EFA" if cloud == "aws" else f"{fabric.gpu_nics} GPU NIC ({fabric.transport})"
-            )
+            if cloud == "aws":
+                fabric_text = f"{fabric.max_efa_interfaces} EFA"
+            elif cloud == "gcp":
+                fabric_text = f"{fabric.gpu_nics} GPU NIC ({fabric.transport})"
+            else:
+                nic = fabric.compute_nics[0]
+                fabric_text = f"{nic.ports} x {nic.rate_gbps}G {nic.model} {nic.link_type}"
             if not t.fabric_capable:
                 fabric_text = "-"
             disks = f"{t.local_disks.count} x {t.local_disks.size_gb}" if t.local_disks.count else "-"
             rows.append(
-                (t.name, f"{t.accelerator.count} x {t.accelerator.model}", str(t.vcpus), f"{t.memory_gib:g}", fabric_text, disks, str(len(t.regions)))
+                (t.name, f"{t.accelerator.count} x {t.accelerator.model}", str(t.vcpus or "?"),
+                 f"{t.memory_gib:g}" if t.memory_gib else "?", fabric_text, disks, str(len(t.regions)) if t.regions else "-")
             )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
@@ -354,6 +364,8 @@ def build_parser() -> argparse.ArgumentParser:
     job.add_argument("--image", help="the training image (default: NVIDIA's PyTorch container from NGC)")
     job.add_argument("--command", help="what torchrun starts on every GPU, as one string: the script and its "
                      "arguments (default: train.py)")
+    job.add_argument("--within", help="existing clusters with a topology: the level (node label) all pods must share, "
+                     "such as the scalable unit's (default: as close together as free nodes allow)")
     job.add_argument("--project", help="project folder (default: the nearest Pulumi.yaml at or above here)")
     job.set_defaults(func=cmd_job_template)
 
@@ -362,7 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
     schema.set_defaults(func=cmd_schema)
 
     listing = sub.add_parser("catalog", help="list the instance types the catalog knows")
-    listing.add_argument("--cloud", choices=["aws", "gcp"])
+    listing.add_argument("--cloud", choices=["aws", "gcp", "kubernetes"])
     listing.set_defaults(func=cmd_catalog)
     return parser
 

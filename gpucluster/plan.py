@@ -100,7 +100,7 @@ def plan_pool(spec: ClusterSpec, pool: Pool) -> PoolPlan:
         zones=tuple(pool_zones(spec, pool, instance)),
         fabric=fabric,
         placement_group=wants_placement_group(pool, instance),
-        interfaces=aws_interfaces(instance, fabric) if spec.cloud == "aws" else (),
+        interfaces=aws_interfaces(instance, fabric) if spec.cloud == "aws" else (),  # kubernetes: see kube.rdma
         nics=gcp_nics(instance, fabric) if spec.cloud == "gcp" else (),
         rolling=rolling(spec, pool),
     )

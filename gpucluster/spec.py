@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -17,6 +17,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -212,6 +213,30 @@ class Pool(_Model):
     )
     checkpoint: Checkpoint = Checkpoint()
     rollout: Rollout = Rollout()
+    node_selector: dict[LabelKey, LabelValue] = Field(
+        default_factory=dict,
+        description="Existing clusters: the node labels that pick this pool's nodes out of the cluster (required there; "
+        "the nodes are not created, so nothing else says which they are)",
+    )
+    cpus_per_node: int | None = Field(
+        default=None, gt=0, description="Existing clusters: logical CPUs of a node, where the node type leaves them to "
+        "the server maker (HGX); the queue's quota counts them",
+    )
+    memory_gib_per_node: float | None = Field(
+        default=None, gt=0, description="Existing clusters: host memory of a node, where the node type leaves it to the "
+        "server maker (HGX)",
+    )
+    interfaces: list[Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,15}$")]] = Field(
+        default_factory=list,
+        description="Existing clusters: the interface names of the node type's compute ports, in GPU order, where its "
+        "maker does not publish them (HGX servers; `ibdev2netdev` on a node lists them); needed for per-rail resources "
+        "and for addresses on the fabric",
+    )
+    usd_per_node_hour: float | None = Field(
+        default=None, ge=0, description="Existing clusters: what a node costs an hour, amortised (purchase, support and "
+        "hosting over its life, or a GPU cloud's contract rate); owned nodes have no list price, so without it the pool "
+        "is listed unpriced",
+    )
 
     @field_validator("fabric", mode="before")
     @classmethod
@@ -271,6 +296,11 @@ class Storage(_Model):
 
 
 TagValue = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+# Kubernetes label keys and values (Kubernetes docs, "Labels and Selectors", syntax and character set).
+LabelKey = Annotated[str, StringConstraints(
+    pattern=r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$",
+    max_length=317)]
+LabelValue = Annotated[str, StringConstraints(pattern=r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")]
 
 
 _TAG_TEXT = (f"AWS: letters, digits, spaces and {' '.join(naming.AWS_TAG_PUNCTUATION.strip())}; "
@@ -325,9 +355,64 @@ class Team(_Model):
     name: Name = Field(description="The namespace and the LocalQueue's name")
 
 
+class RdmaSelectors(_Model):
+    """Which NIC ports the RDMA device plugin offers, when not every compute port of the node types: each list narrows
+    the choice (values within a list are alternatives). Checked against the node types' NICs."""
+
+    device_ids: list[Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{4}$")]] = Field(
+        default_factory=list, description="PCI device ids of the physical functions, such as 1021 (ConnectX-7)"
+    )
+    if_names: list[Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,15}$")]] = Field(
+        default_factory=list, description="Interface names, such as ibp24s0"
+    )
+    link_types: list[Literal["infiniband", "ethernet"]] = Field(default_factory=list)
+
+
+class Rdma(_Model):
+    """Existing clusters: RDMA in pods over the nodes' NVIDIA NICs, through NVIDIA's Network Operator."""
+
+    devices: Literal["shared", "sriov"] = Field(
+        default="shared",
+        description="shared: the RDMA shared device plugin; every pod on a node shares the node's ports (slots, not "
+        "bandwidth, and no isolation between pods); right for one training job per node. sriov: a virtual function "
+        "of each port per pod (SR-IOV), isolated between tenants; InfiniBand needs a subnet manager with virtualization "
+        "on, and changing it reboots the nodes",
+    )
+    per_rail: bool = Field(
+        default=False, description="shared: one resource per port (rail) instead of one for all of a node's ports"
+    )
+    shared_slots: int = Field(
+        default=63, ge=1, le=1000,
+        description="shared: how many pods a node's ports admit at once (the plugin's rdmaHcaMax; at least the GPUs per node)",
+    )
+    vfs_per_port: int = Field(default=8, ge=1, le=1000, description="sriov: virtual functions made on each port")
+    ip_over_fabric: bool = Field(
+        default=False,
+        description="Give pods an IP address on the fabric (IPoIB on InfiniBand, macvlan on RoCE, through Multus and "
+        "NVIDIA's IPAM). NCCL over verbs needs none on InfiniBand; RoCE derives its addresses (GIDs) from one, so "
+        "RoCE pools get it whatever this says",
+    )
+    ip_pool: Cidr = Field(default="192.168.0.0/16", description="Addresses for the fabric interfaces of pods")
+    network_driver: Literal["auto", "host", "container"] = Field(
+        default="auto",
+        description="host: the DOCA-OFED on the nodes; container: the Network Operator's DOCA driver container (its "
+        "restart of openibd drops every NVIDIA interface, in-band management ones included). auto: host where the "
+        "node types' vendor image installs it (DGX OS), else container",
+    )
+    gpu_direct: Literal["dma-buf", "peermem"] = Field(
+        default="dma-buf",
+        description="GPUDirect RDMA through DMA-BUF (NVIDIA's recommendation; open kernel modules) or the legacy "
+        "nvidia-peermem module",
+    )
+    selectors: RdmaSelectors | None = Field(
+        default=None, description="Narrow the ports offered; default: every compute port of each pool's node type"
+    )
+
+
 class Kubernetes(_Model):
     """Run the pools as the GPU node pools of a managed Kubernetes cluster (EKS or GKE) instead of VM groups,
-    with the GPU and fabric plugins, the storage drivers, and Kueue queues over the pools."""
+    with the GPU and fabric plugins, the storage drivers, and Kueue queues over the pools; or, with cloud
+    `kubernetes`, bring the GPU and RDMA software and the queues to a cluster that exists."""
 
     version: KubernetesVersion = Field(
         default="1.35", description="Control-plane minor version; the Kubernetes API objects are checked against it"
@@ -361,13 +446,69 @@ class Kubernetes(_Model):
         "managed driver and device plugin; gpu-operator: NVIDIA's GPU Operator with driver and toolkit off, for its "
         "DCGM exporter and GPU feature discovery",
     )
+    gpu_driver: Literal["auto", "host", "container"] = Field(
+        default="auto",
+        description="Existing clusters: host: the NVIDIA driver on the nodes; container: the GPU Operator's driver "
+        "container. auto: host where the node types' vendor image installs it (DGX OS), else container",
+    )
+    node_feature_discovery: Literal["gpu-operator", "network-operator", "cluster"] = Field(
+        default="gpu-operator",
+        description="Existing clusters: which chart runs Node Feature Discovery, which both operators need once "
+        "(two instances fight over the same labels); cluster: it runs already",
+    )
+    rdma: Rdma | None = Field(default=None, description="Existing clusters: RDMA in pods; default: on, shared devices")
+    topology: list[LabelKey] = Field(
+        default_factory=list, max_length=15,
+        description="Existing clusters: node labels that name where a node sits in the fabric, coarsest first (an "
+        "InfiniBand scalable unit, a leaf group, a rack); Kueue then places a job's pods close together and a job can "
+        "ask to stay within one unit. The node itself (kubernetes.io/hostname) is added as the last level",
+    )
+    chart_values: dict[Literal["gpu-operator", "network-operator", "nvidia-device-plugin", "kueue", "jobset"],
+                       dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Existing clusters: Helm values merged over the ones derived here, per chart; the merged values "
+        "are checked as the derived ones are (one driver, one Node Feature Discovery)",
+    )
+
+
+Country = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+
+
+class Site(_Model):
+    """Existing clusters (cloud `kubernetes`): where the cluster is, how to reach it, and its power figures. Nothing
+    is created outside the cluster."""
+
+    country: Country = Field(description="ISO 3166-1 alpha-2 code of the country the nodes are in (DE, US); the "
+                             "sovereignty pack checks it, and the named set 'eu' admits EU member states")
+    context: str | None = Field(
+        default=None, min_length=1,
+        description="The kubeconfig context to use; default: the kubeconfig's current context",
+    )
+    kubeconfig: Literal["local", "stack-secret"] = Field(
+        default="local",
+        description="local: the kubeconfig of the machine running Pulumi ($KUBECONFIG or ~/.kube/config); "
+        "stack-secret: the secret stack config gpucluster:kubeconfig (`pulumi config set --secret gpucluster:kubeconfig "
+        "< file`), so CI needs no file",
+    )
+    power_usage_effectiveness: float | None = Field(
+        default=None, ge=1, le=3, description="The site's PUE (facility power over IT power), to include cooling in the "
+        "power estimate; default: IT power alone",
+    )
+    usd_per_kwh: float | None = Field(default=None, gt=0, description="What energy costs; the estimate adds it when given")
 
 
 class ClusterSpec(_Model):
     name: Name = Field(description=f"Names every resource. {naming.pool_budgets_text()}")
-    cloud: Literal["aws", "gcp"]
-    region: str
-    zones: list[str] = Field(min_length=1, max_length=6)
+    cloud: Literal["aws", "gcp", "kubernetes"] = Field(
+        description="aws, gcp, or kubernetes: a Kubernetes cluster that exists (on premises, or a GPU cloud's), given "
+        "under `site`"
+    )
+    region: str = Field(description="The cloud region; for cloud kubernetes, the site's region name, which the "
+                        "sovereignty pack checks like a cloud region")
+    zones: list[str] = Field(default_factory=list, max_length=6, validate_default=True,
+                             description="Required on aws and gcp; none for cloud kubernetes")
+    site: Site | None = Field(default=None, validate_default=True,
+                              description="Required for cloud kubernetes, and only there")
     network: Network = Network()
     pools: list[Pool] = Field(min_length=1, max_length=50)
     storage: Storage = Storage()
@@ -375,6 +516,26 @@ class ClusterSpec(_Model):
     residency: Residency | None = None
     budget: Budget | None = None
     kubernetes: Kubernetes | None = Field(
-        default=None, description="Pools become the node pools of an EKS or GKE cluster (see README, 'Kubernetes')"
+        default=None, description="Pools become the node pools of an EKS or GKE cluster (see README, 'Kubernetes'); "
+        "for cloud kubernetes, what runs in the existing cluster"
     )
 
+    @field_validator("zones")
+    @classmethod
+    def _zones_for_clouds(cls, zones: list[str], info: ValidationInfo) -> list[str]:
+        cloud = info.data.get("cloud")
+        if cloud in ("aws", "gcp") and not zones:
+            raise ValueError(f"cloud {cloud} needs at least one zone")
+        if cloud == "kubernetes" and zones:
+            raise ValueError("an existing cluster (cloud kubernetes) has no zones here: pools find their nodes by nodeSelector")
+        return zones
+
+    @field_validator("site")
+    @classmethod
+    def _site_for_existing_clusters(cls, site: Site | None, info: ValidationInfo) -> Site | None:
+        cloud = info.data.get("cloud")
+        if cloud == "kubernetes" and site is None:
+            raise ValueError("cloud kubernetes needs a site: the country, and how to reach the cluster (context)")
+        if cloud in ("aws", "gcp") and site is not None:
+            raise ValueError(f"site describes an existing cluster (cloud kubernetes), not cloud {cloud}")
+        return site

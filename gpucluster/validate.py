@@ -19,12 +19,13 @@ from pydantic import ValidationError
 
 from .catalog import InstanceType, load
 from .fabric import aws_interfaces
+from .kube.checks import check_cloud_fields, check_existing_cluster
 from .kube.nodes import SYSTEM_POOL
 from .limits import limit_problems
 from .plan import FLEX_COMPACT_SERIES, address_plan, fabric_enabled, managed_lustre_plan, offered_zones, plan_pool, pool_zones
 from .sizing import GIB_PER_TIB, MANAGED_LUSTRE_TIERS
 from .problems import Problem, SpecError, from_validation_error
-from .regions import SETS as REGION_SETS
+from .regions import COUNTRY, SETS as REGION_SETS
 from .spec import ClusterSpec, Pool
 
 _GCP_REGION = re.compile(r"^[a-z]+-[a-z]+\d+$")
@@ -259,9 +260,11 @@ def check_residency(spec: ClusterSpec) -> Iterator[Problem]:
     if spec.residency is None:
         return
     regions = aws_regions() | load("gcp").regions()
+    if spec.cloud == "kubernetes":
+        regions = regions | {spec.region}  # a site's own region name
     for i, entry in enumerate(spec.residency.allowed_regions):
-        if entry not in regions and entry not in REGION_SETS:
-            yield Problem(f"residency.allowedRegions[{i}]", f"'{entry}' is neither a region nor a named set ({_listing(set(REGION_SETS))}){_closest(entry, regions)}")
+        if entry not in regions and entry not in REGION_SETS and not COUNTRY.match(entry):
+            yield Problem(f"residency.allowedRegions[{i}]", f"'{entry}' is neither a region, a country code (DE) nor a named set ({_listing(set(REGION_SETS))}){_closest(entry, regions)}")
 
 
 def check_not_built_yet(spec: ClusterSpec) -> Iterator[Problem]:
@@ -316,7 +319,9 @@ def check_kubernetes(spec: ClusterSpec) -> Iterator[Problem]:
 
 
 def semantic_problems(spec: ClusterSpec) -> list[Problem]:
-    problems = [*check_region(spec), *check_zones(spec), *check_network(spec), *check_pool_names(spec), *check_residency(spec),
+    if spec.cloud == "kubernetes":
+        return [*check_pool_names(spec), *check_residency(spec), *check_existing_cluster(spec)]
+    problems = [*check_cloud_fields(spec), *check_region(spec), *check_zones(spec), *check_network(spec), *check_pool_names(spec), *check_residency(spec),
                 *check_not_built_yet(spec), *check_kubernetes(spec), *limit_problems(spec)]
     region_ok = not any(p.path == "region" for p in problems)
     if region_ok:

@@ -16,7 +16,7 @@ from .test_stackfile import VALID, run_cli
 def test_schema_is_json_schema_of_the_spec(capsys, tmp_path):
     assert cli.main(["schema"]) == 0
     schema = json.loads(capsys.readouterr().out)
-    assert schema["type"] == "object" and {"name", "cloud", "region", "zones", "pools", "tags"} <= set(schema["required"])
+    assert schema["type"] == "object" and {"name", "cloud", "region", "pools", "tags"} <= set(schema["required"])
     out = tmp_path / "schema.json"
     assert cli.main(["schema", "-o", str(out)]) == 0
     assert json.loads(out.read_text()) == schema

@@ -27,12 +27,21 @@ _BUILT_IN = {
 RELEASE_TIMEOUT_SECONDS = 900
 
 
+# Pod Security Admission (Kubernetes docs, "Pod Security Standards"): the operators' pods are privileged (drivers,
+# device plugins); training pods add IPC_LOCK (RDMA memory registration), which the baseline level refuses, so the
+# team namespaces enforce privileged too and audit against baseline, which logs anything beyond it.
+PSA_ENFORCE = "pod-security.kubernetes.io/enforce"
+OPERATOR_NAMESPACE_LABELS = {PSA_ENFORCE: "privileged"}
+TEAM_NAMESPACE_LABELS = {PSA_ENFORCE: "privileged", "pod-security.kubernetes.io/audit": "baseline"}
+
+
 @dataclass
 class GpuWorkloadsArgs:
     spec: ClusterSpec
-    kubeconfig: pulumi.Input[str]
+    kubeconfig: pulumi.Input[str] | None  # None: the kubeconfig of the machine running Pulumi, at `context`
     objects: list[dict[str, Any]] = field(default_factory=list)  # the cloud's own objects; values may be outputs
     depends_on: list[pulumi.Resource] = field(default_factory=list)  # what must exist first (nodes, add-ons)
+    context: str | None = None  # the kubeconfig context to use
 
 
 class GpuWorkloads(pulumi.ComponentResource):
@@ -42,21 +51,27 @@ class GpuWorkloads(pulumi.ComponentResource):
     def __init__(self, name: str, args: GpuWorkloadsArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("gpucluster:kubernetes:GpuWorkloads", name, None, opts)
         spec = args.spec
-        self.provider = k8s.Provider(f"{name}-cluster", kubeconfig=args.kubeconfig, enable_server_side_apply=True,
-                                     opts=pulumi.ResourceOptions(parent=self))
+        self.provider = k8s.Provider(f"{name}-cluster", kubeconfig=args.kubeconfig, context=args.context,
+                                     enable_server_side_apply=True, opts=pulumi.ResourceOptions(parent=self))
         self._name = name
         self._opts = pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=args.depends_on)
-        namespaces = [self._apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": team.name}}, self._opts)
-                      for team in spec.kubernetes.teams]
+        namespaces = [self._namespace(team.name, TEAM_NAMESPACE_LABELS) for team in spec.kubernetes.teams]
         planned = releases(spec)
-        installed = [self._release(release) for release in planned]
+        operator_namespaces = {release.chart.namespace: self._namespace(release.chart.namespace, OPERATOR_NAMESPACE_LABELS)
+                               for release in planned if release.chart.privileged}
+        installed = [self._release(release, operator_namespaces.get(release.chart.namespace)) for release in planned]
         after = pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=[*namespaces, *installed])
         self.objects = [self._apply(obj, after) for obj in [*queue_objects(spec), *args.objects]]
         self.releases = {release.chart.name: resource for release, resource in zip(planned, installed)}
         self.register_outputs({"releases": {r.chart.name: r.chart.version for r in planned}})
 
-    def _release(self, release: Release) -> k8s.helm.v3.Release:
+    def _namespace(self, name: str, labels: dict[str, str]) -> pulumi.CustomResource:
+        return self._apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}, self._opts)
+
+    def _release(self, release: Release, namespace: pulumi.Resource | None) -> k8s.helm.v3.Release:
         chart = release.chart
+        opts = self._opts if namespace is None else pulumi.ResourceOptions.merge(
+            self._opts, pulumi.ResourceOptions(depends_on=[namespace]))
         return k8s.helm.v3.Release(
             f"{self._name}-{chart.name}",
             name=chart.name,
@@ -64,11 +79,11 @@ class GpuWorkloads(pulumi.ComponentResource):
             version=chart.version,
             repository_opts={"repo": chart.repo} if chart.repo else None,
             namespace=chart.namespace,
-            create_namespace=True,
+            create_namespace=namespace is None,  # operators' namespaces are made above, with their Pod Security label
             values=release.values,
             atomic=True,  # a failed install or upgrade rolls back instead of leaving half a release
             timeout=RELEASE_TIMEOUT_SECONDS,
-            opts=self._opts,
+            opts=opts,
         )
 
     def _apply(self, obj: dict[str, Any], opts: pulumi.ResourceOptions) -> pulumi.CustomResource:

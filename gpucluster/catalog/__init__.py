@@ -15,7 +15,10 @@ from .models import (
     Cloud,
     GcpFabric,
     InstanceType,
+    LinkType,
     LocalDisks,
+    MetalFabric,
+    Nic,
     Source,
 )
 
@@ -27,7 +30,10 @@ __all__ = [
     "Cloud",
     "GcpFabric",
     "InstanceType",
+    "LinkType",
     "LocalDisks",
+    "MetalFabric",
+    "Nic",
     "Source",
     "load",
 ]

@@ -6,7 +6,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-Cloud = Literal["aws", "gcp"]
+# "kubernetes": the node types of Kubernetes clusters the toolkit does not create (on-premises DGX/HGX systems, GPU
+# clouds that hand out a cluster), described by their hardware alone.
+Cloud = Literal["aws", "gcp", "kubernetes"]
 CapacityType = Literal["on-demand", "spot", "capacity-block", "flex-start"]
 
 
@@ -70,6 +72,64 @@ class GcpFabric(_Strict):
     mtu: int | None = None
 
 
+LinkType = Literal["infiniband", "ethernet"]
+
+
+class Nic(_Strict):
+    """A group of identical NVIDIA (Mellanox) network ports of a bare-metal node. Each port is its own PCI function and
+    its own RDMA device (HCA)."""
+
+    role: Literal["compute", "storage"] = Field(
+        description="compute: the GPU fabric (one port per GPU, rail-aligned); storage: storage and in-band management"
+    )
+    model: Literal["ConnectX-7", "ConnectX-8", "BlueField-3"]
+    ports: int = Field(gt=0)
+    rate_gbps: int = Field(gt=0, description="Per port")
+    link_type: LinkType = Field(description="How the ports are configured on this node type (firmware LINK_TYPE)")
+    link_types: tuple[LinkType, ...] = Field(description="What the adapter can be configured to (VPI: both)")
+    pci_vendor: str = Field(default="15b3", pattern=r"^[0-9a-f]{4}$")
+    pci_device: str = Field(pattern=r"^[0-9a-f]{4}$", description="Physical function device id")
+    vf_device: str = Field(pattern=r"^[0-9a-f]{4}$", description="Virtual function device id")
+    max_vfs: int = Field(ge=0, description="SR-IOV virtual functions one port allows")
+    hcas: tuple[str, ...] = Field(
+        default=(), description="RDMA device names in GPU order, where the vendor publishes them; else unknown"
+    )
+    netdevs: tuple[str, ...] = Field(default=(), description="Kernel interface names, in the same order")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Nic:
+        if self.link_type not in self.link_types:
+            raise ValueError(f"link_type {self.link_type} is not one the adapter supports {self.link_types}")
+        for names in (self.hcas, self.netdevs):
+            if names and len(names) != self.ports:
+                raise ValueError(f"{len(names)} names for {self.ports} ports")
+        return self
+
+
+class MetalFabric(_Strict):
+    """The NICs of a bare-metal node, and what its vendor image installs on the host."""
+
+    nics: tuple[Nic, ...]
+    host_drivers: bool = Field(
+        description="The vendor's OS image (DGX OS) installs the NVIDIA GPU driver and DOCA-OFED on the host"
+    )
+    system_power_kw: float | None = Field(
+        default=None, gt=0, description="The system's maximum power draw, where the vendor publishes it"
+    )
+
+    @property
+    def compute_nics(self) -> tuple[Nic, ...]:
+        return tuple(nic for nic in self.nics if nic.role == "compute")
+
+    @property
+    def compute_ports(self) -> int:
+        return sum(nic.ports for nic in self.compute_nics)
+
+    @property
+    def bandwidth_gbps(self) -> float:
+        return float(sum(nic.ports * nic.rate_gbps for nic in self.compute_nics))
+
+
 class LocalDisks(_Strict):
     count: int = Field(ge=0)
     size_gb: int = Field(ge=0, description="Size of each disk (GB for AWS, GiB for GCP local SSD)")
@@ -84,13 +144,15 @@ class InstanceType(_Strict):
     cloud: Cloud
     family: str
     accelerator: Accelerator
-    vcpus: int = Field(gt=0)
-    memory_gib: float = Field(gt=0)
-    fabric: AwsFabric | GcpFabric
+    vcpus: int | None = Field(gt=0, description="Logical CPUs; None for boards whose host the server maker chooses (HGX)")
+    memory_gib: float | None = Field(gt=0, description="Host memory; None where the server maker chooses it")
+    fabric: AwsFabric | GcpFabric | MetalFabric
     local_disks: LocalDisks = LocalDisks(count=0, size_gb=0)
     capacity_types: tuple[CapacityType, ...] = ("on-demand", "spot")
     placement_strategies: tuple[str, ...] = ()
-    zones: dict[str, tuple[str, ...]] = Field(description="region -> zones where the type is offered")
+    zones: dict[str, tuple[str, ...]] = Field(
+        default_factory=dict, description="region -> zones where the type is offered (none for bare-metal types)"
+    )
     sources: tuple[Source, ...]
 
     @property
@@ -101,6 +163,8 @@ class InstanceType(_Strict):
     def fabric_capable(self) -> bool:
         if isinstance(self.fabric, AwsFabric):
             return self.fabric.max_efa_interfaces > 0
+        if isinstance(self.fabric, MetalFabric):
+            return self.fabric.compute_ports > 0
         return self.fabric.gpu_nics > 0
 
     @property

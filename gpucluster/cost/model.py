@@ -7,11 +7,13 @@ money: the GPU nodes' draw from the accelerators' board power plus the host arou
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
 
 from ..catalog import load as load_catalog
+from ..kube.site import is_site_record
 from ..graph import COMPUTED, SCALES, Graph, group_nodes, tags_of
 from .prices import HOURS_PER_MONTH, PriceBook
 from .prices import load as load_prices
@@ -257,6 +259,7 @@ class _Estimator:
         self.power_nodes: list[tuple[PoolKey, dict[str, int], float]] = []  # pool, nodes by scale, kW per node
         self.power_unknown: set[str] = set()
         self.pools: dict[PoolKey, dict[str, Any]] = {}  # pool -> GPUs by scale, on-demand $/GPU-hour, fully priced?
+        self.facility = 1.0  # an existing cluster's site PUE, applied to its nodes' power
 
     def book(self, resource: dict) -> PriceBook:
         cloud = resource["type"].split(":", 1)[0]
@@ -293,6 +296,9 @@ class _Estimator:
         }
         for resource in self.graph.resources:
             type_ = resource["type"]
+            if is_site_record(resource):
+                self.site(resource)
+                continue
             if (not resource.get("custom", True) or type_.startswith("pulumi:") or type_ in FREE
                     or type_.split(":", 1)[0] in IN_CLUSTER_PACKAGES):
                 continue  # the stack, components and providers cost nothing themselves
@@ -533,12 +539,47 @@ class _Estimator:
         self.lines.append(Line(resource["urn"], f"{resource['name']}-volumes", "block storage",
                                f"{sum(sizes)} GB gp3 per node", {s: nodes[s] * per_node for s in SCALES}, pool=pool))
 
-    def power(self, pool: PoolKey, instance, nodes: dict[str, int]) -> None:
+    def power(self, pool: PoolKey, instance, nodes: dict[str, int], facility: float = 1.0) -> float | None:
+        """kW per node (None where unknown): the system's published maximum where the catalog has it (bare-metal
+        types), else the accelerators' board power with the host overhead; times the site's PUE where given."""
+        system = getattr(instance.fabric, "system_power_kw", None)
         watts = instance.accelerator.board_power_w
-        if watts is None:
+        if system is None and watts is None:
             self.power_unknown.add(instance.name)
-            return
-        self.power_nodes.append((pool, nodes, instance.accelerator.count * watts * HOST_POWER_FACTOR / 1000))
+            return None
+        per_node = (system if system is not None else instance.accelerator.count * watts * HOST_POWER_FACTOR / 1000) * facility
+        self.power_nodes.append((pool, nodes, per_node))
+        return per_node
+
+    def site(self, resource: dict) -> None:
+        """An existing cluster's nodes, from its site record: owned (or contracted) nodes have no list price, so each
+        pool is priced at the amortised rate the spec gives, or listed unpriced; power from the catalog, with the
+        site's PUE; energy at the site's price when given."""
+        data = resource["inputs"].get("data") or {}
+        catalog = load_catalog("kubernetes")
+        facility = float(data.get("powerUsageEffectiveness") or 1)
+        energy = float(data["usdPerKwh"]) if data.get("usdPerKwh") else None
+        self.facility = facility
+        for entry in json.loads(data.get("pools") or "[]"):
+            instance = catalog[entry["nodeType"]]
+            pool = (data.get("cluster"), entry["name"])
+            nodes = {s: entry["nodes"] for s in SCALES}
+            per_node_kw = self.power(pool, instance, nodes, facility)
+            rate = entry.get("usdPerNodeHour")
+            self.pools[pool] = {"resource": resource["urn"], "gpus": {s: n * instance.gpus for s, n in nodes.items()},
+                                "onDemandUsdPerGpuHour": None, "complete": rate is not None}
+            if rate is None:
+                self.skip(resource, f"pool {entry['name']}: {entry['nodes']} x {instance.name} are owned nodes with no "
+                                    "list price; give the pool usdPerNodeHour (amortised) to price them")
+            else:
+                self.lines.append(Line(resource["urn"], entry["name"], "instances",
+                                       f"{entry['nodes']} x {instance.name} amortised at ${rate:,.2f}/h",
+                                       {s: n * rate for s, n in nodes.items()}, pool=pool))
+            if energy is not None and per_node_kw is not None:
+                self.lines.append(Line(resource["urn"], f"{entry['name']}-energy", "energy",
+                                       f"{per_node_kw:,.2f} kW per node at ${energy:g}/kWh",
+                                       {s: n * per_node_kw * energy for s, n in nodes.items()}, pool=pool,
+                                       note="at the nodes' maximum draw"))
 
 
 def _joined(*notes: str | None) -> str | None:
@@ -593,7 +634,9 @@ def estimate(resources: list[dict[str, Any]], book: PriceBook | None = None) -> 
         "power": {
             "kw": _rounded(kw),
             "kwhPerMonth": _rounded({s: v * HOURS_PER_MONTH for s, v in kw.items()}),
-            "assumption": f"accelerator board power x {HOST_POWER_FACTOR:.2f} for the host (NVIDIA DGX H100: 10.2 kW system, 5.6 kW GPUs)",
+            "assumption": f"accelerator board power x {HOST_POWER_FACTOR:.2f} for the host (NVIDIA DGX H100: 10.2 kW system, 5.6 kW "
+                          "GPUs), or the system's published maximum (bare-metal types)"
+                          + (f"; times the site's PUE {estimator.facility:g}" if estimator.facility != 1 else ""),
             "unknownFor": sorted(estimator.power_unknown),
         },
         "unpriced": [u.as_dict() for u in estimator.unpriced],

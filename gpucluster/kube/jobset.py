@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..spec import ClusterSpec
-from . import gke
-from .kueue import HUGEPAGES, QUEUE_LABEL, pool_tolerations
+from . import gke, rdma
+from .kueue import HUGEPAGES, QUEUE_LABEL, pool_tolerations, topology_levels
 from .nodes import NodePoolPlan, gke_pod_networks, node_pool_plans
 from .storage import BUCKET_CLAIMS, SHARED_CLAIM
 
@@ -112,7 +112,7 @@ class PodFabric:
 
 def job_template(spec: ClusterSpec, pool: str | None = None, nodes: int | None = None, team: str | None = None,
                  image: str = DEFAULT_IMAGE, command: Sequence[str] = DEFAULT_COMMAND,
-                 name: str = "train") -> dict[str, Any]:
+                 name: str = "train", within: str | None = None) -> dict[str, Any]:
     """A JobSet running `torchrun <command>` on `nodes` whole nodes of `pool`, in `team`'s namespace and queue.
 
     Defaults: the first GPU pool in queue order (reserved, spot, on-demand, flex-start), DEFAULT_NODES nodes (at most
@@ -152,7 +152,7 @@ def job_template(spec: ClusterSpec, pool: str | None = None, nodes: int | None =
                         # with reason PodFailurePolicy, which the JobSet rule restarts without counting.
                         "action": "FailJob", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]}]},
                     "template": pod_template(spec, node_pool, pinned=pool is not None, name=name, nodes=nodes,
-                                             image=image, command=command),
+                                             image=image, command=command, team=team, within=within),
                 }},
             }],
         },
@@ -222,16 +222,18 @@ def placement(spec: ClusterSpec, pool: NodePoolPlan, pinned: bool) -> tuple[dict
     return dict(pool.instance_type_label), tolerations
 
 
-def resources(pool: NodePoolPlan) -> dict[str, dict[str, str]]:
-    """One node's worth: every GPU and EFA device, the EFA huge pages, and CPU and memory a little under the node's.
+def resources(spec: ClusterSpec, pool: NodePoolPlan) -> dict[str, dict[str, str]]:
+    """One node's worth: every GPU and EFA device, the EFA huge pages, the RDMA devices a pod takes (a slot of each
+    shared resource, or a VF per port), and CPU and memory a little under the node's.
     Devices and huge pages must be limited as requested; memory is, so a leak kills the pod, not the node; CPU is not,
     so data loaders may use the headroom without CFS throttling (nothing else runs there)."""
-    instance = pool.plan.instance
-    devices = {resource: str(count) for resource, count in pool.per_node().items()}
+    fabric = rdma.pool_fabric(spec, pool.plan.pool) if pool.rdma else None
+    rdma_requests = rdma.pod_requests(spec, fabric) if fabric else {}
+    devices = {resource: str(rdma_requests.get(resource, count)) for resource, count in pool.per_node().items()}
     hugepages = {HUGEPAGES: f"{pool.hugepages_mib_per_node}Mi"} if pool.hugepages_mib_per_node else {}
-    memory = f"{int(instance.memory_gib * 1024 * HEADROOM)}Mi"
+    memory = f"{int(pool.memory_gib * 1024 * HEADROOM)}Mi"
     return {
-        "requests": {"cpu": str(int(instance.vcpus * HEADROOM)), "memory": memory, **devices, **hugepages},
+        "requests": {"cpu": str(int(pool.cpus * HEADROOM)), "memory": memory, **devices, **hugepages},
         "limits": {"memory": memory, **devices, **hugepages},
     }
 
@@ -267,16 +269,21 @@ def checkpoint_directory(spec: ClusterSpec, name: str) -> str | None:
 
 
 def transport(spec: ClusterSpec, pool: NodePoolPlan) -> str:
-    """The pool's fabric as pods use it: "efa", a GCP transport (catalog `fabric.transport`), or "none"."""
+    """The pool's fabric as pods use it: "efa", a GCP transport (catalog `fabric.transport`), "rdma" (an existing
+    cluster's InfiniBand or RoCE), or "none"."""
+    if spec.cloud == "kubernetes":
+        return "rdma" if pool.rdma else "none"
     if spec.cloud == "aws":
         return "efa" if pool.efa_per_node else "none"
     return pool.plan.instance.fabric.transport if pool.plan.fabric else "none"
 
 
-def pod_fabric(spec: ClusterSpec, pool: NodePoolPlan) -> PodFabric:
+def pod_fabric(spec: ClusterSpec, pool: NodePoolPlan, team: str) -> PodFabric:
     kind = transport(spec, pool)
     if kind == "efa":
         return efa_fabric(pool)
+    if kind == "rdma":
+        return rdma_fabric(spec, pool, team)
     fabric = {"gpudirect-tcpx": tcpx_fabric, "gpudirect-tcpxo": tcpxo_fabric, "gpudirect-rdma": gib_fabric}.get(kind)
     return fabric(pool) if fabric else PodFabric()
 
@@ -284,6 +291,33 @@ def pod_fabric(spec: ClusterSpec, pool: NodePoolPlan) -> PodFabric:
 def efa_fabric(pool: NodePoolPlan) -> PodFabric:
     rdma = {"FI_EFA_USE_DEVICE_RDMA": "1"} if pool.plan.instance.family in EFA_RDMA_FAMILIES else {}
     return PodFabric(env={**EFA_ENV, **rdma})
+
+
+def rdma_fabric(spec: ClusterSpec, pool: NodePoolPlan, team: str) -> PodFabric:
+    """InfiniBand or RoCE through the Network Operator's devices. NCCL's sockets (bootstrap) stay on the pod's own
+    interface, eth0. NCCL_IB_HCA names the node type's compute HCAs exactly ('=' prefix) where they are known and the
+    pod sees the node's devices (shared plugin): a DGX's storage NICs are RDMA devices too, and NCCL refuses to mix
+    InfiniBand and RoCE devices in one job. GPUDirect RDMA through DMA-BUF, or through nvidia-peermem when chosen."""
+    fabric = rdma.pool_fabric(spec, pool.plan.pool)
+    env = {"NCCL_SOCKET_IFNAME": "eth0",
+           "NCCL_DMABUF_ENABLE": "1" if rdma.settings(spec).gpu_direct == "dma-buf" else "0"}
+    hcas = [rail.hca for rail in fabric.rails]
+    if rdma.settings(spec).devices == "shared" and hcas and all(hcas):
+        env["NCCL_IB_HCA"] = "=" + ",".join(hcas)
+    networks = [rdma.team_network_name(team, name) for name in rdma.pod_networks(spec, fabric)]
+    return PodFabric(env=env, annotations={rdma.NETWORKS_ANNOTATION: ",".join(networks)} if networks else {})
+
+
+def topology_annotation(spec: ClusterSpec, within: str | None) -> dict[str, str]:
+    """Kueue topology-aware scheduling: keep the pods within one domain of `within` (required), else as close as the
+    free nodes allow, starting from the coarsest level (preferred). Nothing where the cluster has no topology."""
+    levels = topology_levels(spec)
+    if within is not None:
+        if within not in levels:
+            allowed = ", ".join(levels) or "none: the stack's kubernetes.topology is empty"
+            raise JobTemplateError(f"--within {within!r}: not a topology level of the cluster; levels: {allowed}")
+        return {"kueue.x-k8s.io/podset-required-topology": within}
+    return {"kueue.x-k8s.io/podset-preferred-topology": levels[0]} if levels else {}
 
 
 def gke_network_annotations(pool: NodePoolPlan) -> dict[str, str]:
@@ -400,11 +434,11 @@ def trainer_command(name: str, nodes: int, pool: NodePoolPlan, command: Sequence
 
 
 def pod_template(spec: ClusterSpec, pool: NodePoolPlan, pinned: bool, name: str, nodes: int, image: str,
-                 command: Sequence[str]) -> dict[str, Any]:
+                 command: Sequence[str], team: str, within: str | None = None) -> dict[str, Any]:
     node_selector, tolerations = placement(spec, pool, pinned)
     volumes, mounts, storage_env = storage(spec, name)
-    fabric = pod_fabric(spec, pool)
-    annotations = dict(fabric.annotations)
+    fabric = pod_fabric(spec, pool, team)
+    annotations = {**fabric.annotations, **topology_annotation(spec, within)}
     if spec.cloud == "gcp" and spec.storage.buckets:
         annotations["gke-gcsfuse/volumes"] = "true"  # the GCS FUSE CSI driver injects its sidecar into such pods
     env = {"NCCL_DEBUG": "WARN", **fabric.env, **storage_env}
@@ -414,7 +448,7 @@ def pod_template(spec: ClusterSpec, pool: NodePoolPlan, pinned: bool, name: str,
         "command": trainer_command(name, nodes, pool, command, fabric.setup),
         "ports": [{"containerPort": MASTER_PORT, "name": "rendezvous"}],
         "env": [{"name": key, "value": value} for key, value in env.items()],
-        "resources": resources(pool),
+        "resources": resources(spec, pool),
         # NCCL and libfabric pin (lock) their buffers in memory; without IPC_LOCK a container may lock only 64 KiB.
         "securityContext": {"capabilities": {"add": ["IPC_LOCK"]}},
         "volumeMounts": [*mounts, *fabric.mounts],

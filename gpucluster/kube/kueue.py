@@ -103,11 +103,32 @@ def pool_tolerations(spec: ClusterSpec, pool: NodePoolPlan) -> list[dict[str, st
 
 def resource_flavors(spec: ClusterSpec) -> list[dict[str, Any]]:
     """A ResourceFlavor per pool, named after it: its node labels select the pool, its tolerations are the pool's."""
+    topology = {"topologyName": spec.name} if topology_levels(spec) else {}
     return [{
         "apiVersion": API, "kind": "ResourceFlavor",
         "metadata": {"name": pool.name},
-        "spec": {"nodeLabels": dict(pool.selector), "tolerations": pool_tolerations(spec, pool)},
+        "spec": {"nodeLabels": dict(pool.selector), "tolerations": pool_tolerations(spec, pool), **topology},
     } for pool in node_pool_plans(spec)]
+
+
+HOSTNAME_LABEL = "kubernetes.io/hostname"
+
+
+def topology_levels(spec: ClusterSpec) -> list[str]:
+    """Existing clusters: the spec's fabric levels, coarsest first, then the node itself (Kueue allows the hostname as
+    the last level only, and then honours node taints; concepts/topology.md at v0.19.2)."""
+    levels = spec.kubernetes.topology if spec.kubernetes else []
+    return [*levels, HOSTNAME_LABEL] if levels else []
+
+
+def topology(spec: ClusterSpec) -> list[dict[str, Any]]:
+    """The cluster's Topology, named after it, which every flavor names: Kueue then admits a job only where its pods
+    fit within the domains it asks for (topology-aware scheduling, on by default since v0.14)."""
+    levels = topology_levels(spec)
+    if not levels:
+        return []
+    return [{"apiVersion": API, "kind": "Topology", "metadata": {"name": spec.name},
+             "spec": {"levels": [{"nodeLabel": label} for label in levels]}}]
 
 
 def covered_resources(pools: list[NodePoolPlan]) -> list[str]:
@@ -121,10 +142,9 @@ def covered_resources(pools: list[NodePoolPlan]) -> list[str]:
 
 def per_node_quantities(pool: NodePoolPlan) -> dict[str, int]:
     """What one node of the pool offers, in the units the quota counts: vCPUs, MiB of memory and huge pages, devices."""
-    instance = pool.plan.instance
     return {
-        "cpu": instance.vcpus,
-        "memory": int(instance.memory_gib * 1024),  # MiB: whole, where a fraction of a GiB would be cut off
+        "cpu": pool.cpus,
+        "memory": int(pool.memory_gib * 1024),  # MiB: whole, where a fraction of a GiB would be cut off
         HUGEPAGES: pool.hugepages_mib_per_node,
         **pool.per_node(),
     }
@@ -206,4 +226,4 @@ def local_queues(spec: ClusterSpec) -> list[dict[str, Any]]:
 def queue_objects(spec: ClusterSpec) -> list[dict[str, Any]]:
     """Every Kueue object, in an order that can be applied: what a ClusterQueue names (flavors, checks) before it,
     and the LocalQueues that name it after it."""
-    return [*resource_flavors(spec), *flex_start_checks(spec), cluster_queue(spec), *local_queues(spec)]
+    return [*topology(spec), *resource_flavors(spec), *flex_start_checks(spec), cluster_queue(spec), *local_queues(spec)]

@@ -11,7 +11,8 @@ from typing import Literal
 
 from ..fabric import efa_device_count
 from ..plan import PoolPlan, plan_pool
-from ..spec import ClusterSpec
+from ..spec import ClusterSpec, Pool
+from .rdma import node_resources, pool_fabric
 
 SYSTEM_POOL = "system"  # the node group (EKS) or node pool (GKE) the components add for the cluster's controllers
 POOL_LABEL = "gpucluster.dev/pool"
@@ -57,8 +58,9 @@ SOURCE_ORDER = ("capacity-block", "reservation", "spot", "on-demand", "flex-star
 @dataclass(frozen=True)
 class NodePoolPlan:
     plan: PoolPlan
-    cloud: Literal["aws", "gcp"]
+    cloud: Literal["aws", "gcp", "kubernetes"]
     source: str  # a Kubernetes pool has one capacity source; the queue falls back between pools
+    rdma: tuple[tuple[str, int], ...] = ()  # existing clusters: RDMA devices a node offers, by resource name
 
     @property
     def name(self) -> str:
@@ -70,24 +72,30 @@ class NodePoolPlan:
 
     @property
     def labels(self) -> dict[str, str]:
-        """Labels the node group sets on its nodes."""
+        """Labels the node group sets on its nodes; on an existing cluster, the labels its nodes already have."""
+        if self.cloud == "kubernetes":
+            return dict(self.plan.pool.node_selector)
         return {POOL_LABEL: self.name}
 
     @property
     def instance_type_label(self) -> dict[str, str]:
         """The well-known instance-type label, when all the pool's nodes share one type."""
-        return {} if self.plan.alternates else {INSTANCE_TYPE_LABEL: self.plan.instance.name}
+        if self.plan.alternates or self.cloud == "kubernetes":  # a catalog name there, not the node's label
+            return {}
+        return {INSTANCE_TYPE_LABEL: self.plan.instance.name}
 
     @property
     def selector(self) -> dict[str, str]:
         """Labels a pod selects this pool by: ours, the instance type, and the cloud's capacity label where the cloud
         sets one. A Kueue flavor carries them all, so a job that selects an instance type is only admitted to flavors
         of that type."""
-        capacity = _CAPACITY_LABELS[self.cloud].get(self.source)
+        capacity = _CAPACITY_LABELS.get(self.cloud, {}).get(self.source)
         return {**self.labels, **self.instance_type_label, **dict([capacity] if capacity else [])}
 
     @property
     def taints(self) -> tuple[Taint, ...]:
+        if self.cloud == "kubernetes":  # the cluster's own nodes: their taints are the cluster's business
+            return ()
         spot = (SPOT_TAINT[self.cloud],) if self.source == "spot" else ()
         return (ACCELERATOR_TAINT[self.accelerator], *spot)
 
@@ -109,6 +117,14 @@ class NodePoolPlan:
         return EFA_HUGEPAGES_MIB if self.efa_per_node else 0
 
     @property
+    def cpus(self) -> int:
+        return self.plan.pool.cpus_per_node or self.plan.instance.vcpus
+
+    @property
+    def memory_gib(self) -> float:
+        return self.plan.pool.memory_gib_per_node or self.plan.instance.memory_gib
+
+    @property
     def rank(self) -> int:
         return SOURCE_ORDER.index(self.source)
 
@@ -117,13 +133,20 @@ class NodePoolPlan:
         devices = {self.gpu_resource: self.gpus_per_node}
         if self.efa_per_node:
             devices[EFA_RESOURCE] = self.efa_per_node
-        return devices
+        return devices | dict(self.rdma)
 
 
 def node_pool_plans(spec: ClusterSpec) -> list[NodePoolPlan]:
     """The spec's pools as node pools, in the order a queue should try them (ties keep the spec's order)."""
-    plans = [NodePoolPlan(plan_pool(spec, pool), spec.cloud, pool.capacity.type) for pool in spec.pools]
+    plans = [NodePoolPlan(plan_pool(spec, pool), spec.cloud, pool.capacity.type, _rdma(spec, pool)) for pool in spec.pools]
     return sorted(plans, key=lambda p: p.rank)
+
+
+def _rdma(spec: ClusterSpec, pool: Pool) -> tuple[tuple[str, int], ...]:
+    if spec.cloud != "kubernetes":
+        return ()
+    fabric = pool_fabric(spec, pool)
+    return tuple(node_resources(spec, fabric).items()) if fabric else ()
 
 
 def gke_pod_networks(plan: PoolPlan) -> tuple[tuple[str, str], ...]:

@@ -3,9 +3,9 @@
 releases for theirs. A JobSet's Job templates are also checked as batch/v1 Jobs, so its pod spec meets the real
 Kubernetes schema whether or not the JobSet CRD is at hand.
 
-The CRDs are read from a directory, never shipped in this repository: `$GPUCLUSTER_CRD_DIR`, else `shared/crds`
-beside the repository (a folder per release, each with a SOURCE.md naming repository, tag, commit and paths). An
-object whose CRD is not there raises NoSchema, saying so: a caller (a test) skips with that reason, it never passes.
+The CRDs are vendored unchanged in `gpucluster/kube/crds/` (a folder per release, each with a SOURCE.md naming
+repository, tag, commit and paths); `$GPUCLUSTER_CRD_DIR` points elsewhere, to check against other releases. An
+object whose CRD is not there raises NoSchema, saying so: it never passes.
 
 Unknown fields are refused, as the API server does under strict field validation (`kubectl apply --validate=strict`,
 server-side apply). Not evaluated: the CRDs' CEL rules (`x-kubernetes-validations`) and the controllers' webhooks.
@@ -14,6 +14,7 @@ server-side apply). Not evaluated: the CRDs' CEL rules (`x-kubernetes-validation
 from __future__ import annotations
 
 import copy
+import json
 import os
 import re
 from functools import cache
@@ -40,8 +41,8 @@ class NoSchema(LookupError):
 
 
 def crd_directory() -> Path:
-    """`$GPUCLUSTER_CRD_DIR`, else `<repository>/../shared/crds`."""
-    return Path(os.environ.get(CRD_DIR_ENV) or Path(__file__).resolve().parents[3] / "shared" / "crds")
+    """`$GPUCLUSTER_CRD_DIR`, else the vendored CRDs beside this module."""
+    return Path(os.environ.get(CRD_DIR_ENV) or Path(__file__).resolve().parent / "crds")
 
 
 def check_object(obj: dict[str, Any], kubernetes_version: str) -> list[str]:
@@ -54,6 +55,8 @@ def check_object(obj: dict[str, Any], kubernetes_version: str) -> list[str]:
     except kubernetes_validate.utils.SchemaNotFoundError:
         pass  # not a built-in kind: a custom resource
     problems += _custom_problems(obj)
+    if obj["kind"] == "NicClusterPolicy":
+        problems += shared_plugin_config_problems(obj)
     if obj["kind"] == "JobSet":
         problems += job_template_problems(obj, kubernetes_version)
     return problems
@@ -73,6 +76,23 @@ def job_template_problems(jobset: dict[str, Any], kubernetes_version: str) -> li
                      [*metadata_problems("Job", job["metadata"]), *metadata_problems("Pod template", pod_metadata),
                       *_built_in_problems(job, kubernetes_version)]]
     return problems
+
+
+def shared_plugin_config_problems(policy: dict[str, Any]) -> list[str]:
+    """The RDMA shared device plugin's `config` is a JSON string the CRD does not look into: checked against the JSON
+    schema the Network Operator's webhook uses (webhook-schemas/rdma_shared_device_plugin.json, vendored)."""
+    plugin = policy.get("spec", {}).get("rdmaSharedDevicePlugin")
+    if not plugin or "config" not in plugin:
+        return []
+    path = crd_directory() / "network-operator-v26.4.1" / "rdma_shared_device_plugin.schema.json"
+    if not path.exists():
+        raise NoSchema(f"no schema for the RDMA shared device plugin's config at {path}")
+    try:
+        config = json.loads(plugin["config"])
+    except json.JSONDecodeError as exc:
+        return [f"NicClusterPolicy: spec.rdmaSharedDevicePlugin.config is not JSON: {exc}"]
+    return [f"NicClusterPolicy: rdmaSharedDevicePlugin.config: {_path(error)}: {error.message}"
+            for error in jsonschema.Draft7Validator(json.loads(path.read_text())).iter_errors(config)]
 
 
 def metadata_problems(kind: str, metadata: dict[str, Any]) -> list[str]:

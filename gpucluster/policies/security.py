@@ -417,6 +417,64 @@ def _audit_logs(args: ResourceValidationArgs, report: ReportViolation) -> None:
             report(f"control-plane logs {missing} are off: add them to enabledClusterLogTypes")
 
 
+# Namespaces whose pods may run privileged: the NVIDIA operators' (drivers, device plugins) and the system's.
+PRIVILEGED_NAMESPACES = ("gpu-operator", "nvidia-network-operator", "kube-system")
+# Charts whose pods need the privileged Pod Security level in their namespace (their install guides label it so).
+PRIVILEGED_CHARTS = ("gpu-operator", "network-operator")
+PSA_ENFORCE = "pod-security.kubernetes.io/enforce"
+_WORKLOADS = {f"kubernetes:{kind}": path for kind, path in {
+    "core/v1:Pod": ("spec",), "apps/v1:DaemonSet": ("spec", "template", "spec"),
+    "apps/v1:Deployment": ("spec", "template", "spec"), "apps/v1:StatefulSet": ("spec", "template", "spec"),
+    "apps/v1:ReplicaSet": ("spec", "template", "spec"), "batch/v1:Job": ("spec", "template", "spec"),
+    "batch/v1:CronJob": ("spec", "jobTemplate", "spec", "template", "spec")}.items()}
+
+
+def _privileged_parts(pod: dict) -> list[str]:
+    parts = [f"{key}" for key in ("hostNetwork", "hostPID", "hostIPC") if pod.get(key) is True]
+    for container in [*(pod.get("initContainers") or []), *(pod.get("containers") or [])]:
+        if ((container.get("securityContext") or {}).get("privileged")) is True:
+            parts.append(f"container {container.get('name')} privileged")
+    return parts
+
+
+def _no_privileged_pods(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    path = _WORKLOADS.get(args.resource_type)
+    if path is None:
+        return
+    pod = args.props
+    for key in path:
+        pod = (pod or {}).get(key) or {}
+    namespace = (args.props.get("metadata") or {}).get("namespace") or "default"
+    parts = _privileged_parts(pod)
+    if parts and namespace not in PRIVILEGED_NAMESPACES:
+        report(f"runs {', '.join(parts)} in namespace {namespace}; privileged pods belong in the operators' namespaces "
+               f"({', '.join(PRIVILEGED_NAMESPACES)})")
+
+
+def _pod_security_labels(args: StackValidationArgs, report: ReportViolation) -> None:
+    """Every namespace the stack creates states its Pod Security level; the namespace of each NVIDIA operator release
+    is created by the stack, on the release's cluster, at the privileged level its pods need."""
+    graph = as_graph(args.resources)
+    namespaces = graph.of_type("kubernetes:core/v1:Namespace")
+    for namespace in namespaces:
+        labels = (namespace["inputs"].get("metadata") or {}).get("labels") or {}
+        if PSA_ENFORCE not in labels:
+            report(f"namespace {(namespace['inputs'].get('metadata') or {}).get('name')} sets no {PSA_ENFORCE} label: it "
+                   "gets the cluster's default level, whatever that is; state the level", namespace["urn"])
+    for release in graph.of_type("kubernetes:helm.sh/v3:Release"):
+        if release["inputs"].get("chart") not in PRIVILEGED_CHARTS:
+            continue
+        name = release["inputs"].get("namespace")
+        provider = graph.provider(release)
+        own = [n for n in namespaces if (n["inputs"].get("metadata") or {}).get("name") == name
+               and graph.provider(n) is provider]
+        levels = {((n["inputs"].get("metadata") or {}).get("labels") or {}).get(PSA_ENFORCE) for n in own}
+        if "privileged" not in levels:
+            report(f"installs {release['inputs'].get('chart')} into namespace {name}, which the stack does not create at "
+                   f"{PSA_ENFORCE}: privileged; where the cluster enforces a stricter default, its driver and device "
+                   "plugin pods are refused", release["urn"])
+
+
 def _policy(name, description, validate, severity, remediation, stack=False):
     return declare(name=name, description=description, validate=validate, severity=severity, remediation=remediation, stack=stack)
 
@@ -452,6 +510,14 @@ POLICIES = [
             "EksCluster encrypts secrets with a key of its own; keep it."),
     _policy("kubernetes-audit-logs", "EKS control planes log API calls, audit events and authentication.", _audit_logs,
             Severity.MEDIUM, "Enable the api, audit and authenticator log types (EksCluster enables all five)."),
+    _policy("kubernetes-no-privileged-pods", "No pod the stack declares runs privileged or on the host's network, PID or "
+            f"IPC namespaces outside the operators' namespaces ({', '.join(PRIVILEGED_NAMESPACES)}).", _no_privileged_pods,
+            Severity.HIGH, "Run node agents in the operators' namespaces; give training pods only the capabilities they "
+            "need (IPC_LOCK for RDMA)."),
+    _policy("kubernetes-pod-security-labels", "Namespaces the stack creates state their Pod Security level, and the NVIDIA "
+            "operators' namespaces are created at the privileged level their pods need.", _pod_security_labels,
+            Severity.MEDIUM, "GpuWorkloads labels every namespace it creates; create the operators' namespaces with "
+            "pod-security.kubernetes.io/enforce: privileged and install the charts into them.", stack=True),
     _policy("gcp-shielded-vm-and-os-login", "GCP VMs run as Shielded VMs with OS Login.", _gcp_vm, Severity.MEDIUM,
             "Enable secure boot, vTPM and integrity monitoring, and set enable-oslogin TRUE."),
 ]

@@ -13,6 +13,7 @@ from pulumi_policy import (
 )
 
 from ..cost.model import EKS_CLUSTER, GKE_CLUSTER, GKE_NODE_POOL
+from ..kube.site import is_site_record
 from ..regions import SETS, expand
 from ..graph import COMPUTED, GCS_BUCKET, GCS_MULTI_REGIONS
 from .common import BUCKET, as_graph, declare, is_set, region_of
@@ -56,6 +57,12 @@ def _allowed_regions(args: ResourceValidationArgs, report: ReportViolation) -> N
         args.not_applicable("no allowedRegions configured")
     if args.resource_type.startswith("pulumi:"):
         return
+    if is_site_record({"type": args.resource_type, "inputs": args.props}):
+        data = args.props.get("data") or {}
+        region, country = data.get("region"), data.get("country")
+        if not ({region, country} & expand(allowed)):
+            report(f"the existing cluster's site is in {region} ({country}), outside the allowed {allowed}")
+        return
     regions = _node_pool_regions(args) if args.resource_type == GKE_NODE_POOL else None
     for region in regions if regions is not None else [region_of(args)]:
         if region and region not in expand(allowed):
@@ -65,7 +72,8 @@ def _allowed_regions(args: ResourceValidationArgs, report: ReportViolation) -> N
 
 allowed_regions = declare(
     name="allowed-regions",
-    description="Every resource lands in an allowed region (its own region argument, else its provider's).",
+    description="Every resource lands in an allowed region (its own region argument, else its provider's); an existing "
+    "cluster's site, by its region or country (its site record).",
     validate=_allowed_regions,
     settings={
         "allowedRegions": {"type": "array", "items": {"type": "string"},
