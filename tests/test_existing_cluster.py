@@ -226,6 +226,18 @@ def test_sriov_gives_a_vf_per_port_and_isolated_networks():
     assert template["metadata"]["annotations"][rdma.NETWORKS_ANNOTATION].split(",") == ["research-ib-vf"] * 8
 
 
+def test_the_pools_order_does_not_change_the_fabric():
+    def objects(order):
+        pools = {"ib": metal("ib", "dgx-h100", 2),
+                 "roce": metal("roce", "hgx-h100-roce", 2, interfaces=[f"ens{i}np0" for i in range(8)])}
+        found = rdma.fabric_objects(spec_of(existing(*(pools[name] for name in order), rdma_settings=settings)))
+        # Each object by its identity: the contents (address slices, the plugin's config) must not depend on order.
+        return {(o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]): o for o in found}
+
+    for settings in ({}, {"devices": "sriov"}, {"perRail": True, "ipOverFabric": True}):
+        assert objects(("ib", "roce")) == objects(("roce", "ib")), settings
+
+
 def test_ipoib_only_when_asked_on_infiniband():
     plain = spec_of(existing())
     assert [o["kind"] for o in rdma.fabric_objects(plain)] == ["NicClusterPolicy"]
@@ -367,7 +379,7 @@ def test_our_namespaces_pass_and_an_unlabelled_operator_namespace_is_found(dgx_s
 
 
 def test_a_privileged_daemon_outside_the_operator_namespaces_is_found():
-    from .test_kube_queues import example_spec  # noqa: F401  (the GKE example's installers are privileged DaemonSets)
+    # The GKE example's NCCL installers are privileged DaemonSets in kube-system.
     raw = yaml.safe_load((PROJECT.root / "stacks" / "Pulumi.gke-a3-ultra-kueue.yaml").read_text())["config"]
     result = run_program(str(PROJECT.main), PROJECT.name, "test", {k: v if isinstance(v, str) else json.dumps(v) for k, v in raw.items()})
     assert not [v for v in evaluate(result, {}) if v.policy == "kubernetes-no-privileged-pods"]

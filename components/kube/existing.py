@@ -29,9 +29,10 @@ class ExistingCluster(pulumi.ComponentResource):
     def __init__(self, name: str, args: ExistingClusterArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("gpucluster:kubernetes:ExistingCluster", name, None, opts)
         spec = args.spec
+        record = site_record(spec)
         self.workloads = GpuWorkloads(naming.workloads(name), GpuWorkloadsArgs(
             spec=spec, kubeconfig=args.kubeconfig, context=spec.site.context,
-            objects=[site_record(spec), *fabric_objects(spec)],
+            objects=[record, *fabric_objects(spec)],
         ), opts=pulumi.ResourceOptions(parent=self))
         self.releases = {release.chart.name: release.chart.version for release in releases(spec)}
-        self.register_outputs({"releases": self.releases, "site": site_record(spec)["data"]})
+        self.register_outputs({"releases": self.releases, "site": record["data"]})

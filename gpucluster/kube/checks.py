@@ -8,6 +8,8 @@ import ipaddress
 import re
 from collections.abc import Iterator
 
+from pydantic.alias_generators import to_camel
+
 from ..catalog import load
 from ..problems import Problem
 from ..spec import ClusterSpec
@@ -24,9 +26,14 @@ _EXISTING_ONLY_KUBERNETES = ("gpu_driver", "node_feature_discovery", "rdma", "to
 _EXISTING_ONLY_POOL = ("node_selector", "cpus_per_node", "memory_gib_per_node", "interfaces", "usd_per_node_hour")
 
 
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.capitalize() for part in rest)
+# Pool fields of the pools the toolkit creates, and why they mean nothing for an existing cluster's nodes.
+_CLOUD_ONLY_POOL = {
+    "capacity": "an existing cluster's nodes are there already: capacity (spot, reservations, fallbacks) applies to "
+                "pools the toolkit creates",
+    **dict.fromkeys(("zones", "alternate_types", "image_id", "placement", "rollout", "checkpoint"),
+                    "does not apply to an existing cluster's nodes (they are placed, imaged and replaced by whoever "
+                    "runs the cluster)"),
+}
 
 
 def check_cloud_fields(spec: ClusterSpec) -> Iterator[Problem]:
@@ -36,12 +43,12 @@ def check_cloud_fields(spec: ClusterSpec) -> Iterator[Problem]:
     if spec.kubernetes:
         for name in _EXISTING_ONLY_KUBERNETES:
             if name in spec.kubernetes.model_fields_set:
-                yield Problem(f"kubernetes.{_camel(name)}", f"applies to existing clusters (cloud kubernetes) only, not to "
+                yield Problem(f"kubernetes.{to_camel(name)}", f"applies to existing clusters (cloud kubernetes) only, not to "
                               f"the {'EKS' if spec.cloud == 'aws' else 'GKE'} cluster built here")
     for i, pool in enumerate(spec.pools):
         for name in _EXISTING_ONLY_POOL:
             if name in pool.model_fields_set:
-                yield Problem(f"pools[{i}].{_camel(name)}", f"applies to pools of existing clusters (cloud kubernetes) "
+                yield Problem(f"pools[{i}].{to_camel(name)}", f"applies to pools of existing clusters (cloud kubernetes) "
                               f"only; {spec.cloud} pools are created from their instance type")
 
 
@@ -60,9 +67,10 @@ def check_existing_cluster(spec: ClusterSpec) -> Iterator[Problem]:
         return
     for name, where in _CLOUD_ONLY_KUBERNETES.items():
         if name in spec.kubernetes.model_fields_set:
-            yield Problem(f"kubernetes.{_camel(name)}", f"applies to the {where} clusters built here, not to an existing one")
-    yield from _check_pools(spec)
-    if any(p.severity == "error" for p in _check_pools(spec)):
+            yield Problem(f"kubernetes.{to_camel(name)}", f"applies to the {where} clusters built here, not to an existing one")
+    pool_problems = list(_check_pools(spec))
+    yield from pool_problems
+    if any(p.severity == "error" for p in pool_problems):
         return  # the checks below read the pools' node types
     yield from _check_topology(spec)
     yield from _check_rdma(spec)
@@ -90,24 +98,16 @@ def _check_pools(spec: ClusterSpec) -> Iterator[Problem]:
             yield Problem(f"{at}.nodeSelector", f"{dict(key)} is also pools[{selectors[key]}]'s: the same nodes would be "
                           "counted twice; give each pool labels of its own")
         selectors.setdefault(key, i)
-        for field, known in (("cpusPerNode", instance.vcpus), ("memoryGibPerNode", instance.memory_gib)):
-            given = getattr(pool, "cpus_per_node" if field == "cpusPerNode" else "memory_gib_per_node")
+        for field, known, given in (("cpusPerNode", instance.vcpus, pool.cpus_per_node),
+                                    ("memoryGibPerNode", instance.memory_gib, pool.memory_gib_per_node)):
             if known is None and given is None:
                 yield Problem(f"{at}.{field}", f"required for {instance.name}: its server maker chooses the host, so the "
                               "catalog does not know it, and the queue's quota counts it")
             elif known is not None and given is not None:
                 yield Problem(f"{at}.{field}", f"{instance.name} has {known:g}, from the catalog; remove {field}")
-        capacity = pool.capacity
-        if capacity.type != "on-demand" or capacity.fallback or "capacity" in pool.model_fields_set:
-            yield Problem(f"{at}.capacity", "an existing cluster's nodes are there already: capacity (spot, "
-                          "reservations, fallbacks) applies to pools the toolkit creates; remove it")
-        for field, value in (("zones", pool.zones), ("alternateTypes", pool.alternate_types), ("imageId", pool.image_id)):
-            if value:
-                yield Problem(f"{at}.{field}", "does not apply to an existing cluster's nodes; remove it")
-        if "placement" in pool.model_fields_set or "rollout" in pool.model_fields_set or "checkpoint" in pool.model_fields_set:
-            field = next(f for f in ("placement", "rollout", "checkpoint") if f in pool.model_fields_set)
-            yield Problem(f"{at}.{field}", "does not apply to an existing cluster's nodes (they are placed, imaged and "
-                          "replaced by whoever runs the cluster); remove it")
+        for name, reason in _CLOUD_ONLY_POOL.items():
+            if name in pool.model_fields_set:
+                yield Problem(f"{at}.{to_camel(name)}", f"{reason}; remove it")
         if pool.size.min != pool.size.max:
             yield Problem(f"{at}.size", f"min {pool.size.min} and max {pool.size.max}: an existing pool has a fixed "
                           "number of nodes; give it as both min and max")

@@ -134,9 +134,8 @@ def pod_requests(spec: ClusterSpec, fabric: PoolFabric) -> dict[str, int]:
 
 
 def network_driver(spec: ClusterSpec) -> str:
-    """"host" or "container": auto is host where every pool's node type comes with its vendor's drivers (DGX OS)."""
-    choice = settings(spec).network_driver
-    return _driver(spec, choice)
+    """The network driver, host or container (see _driver)."""
+    return _driver(spec, settings(spec).network_driver)
 
 
 def gpu_driver(spec: ClusterSpec) -> str:
@@ -189,7 +188,8 @@ def shared_plugin_config(spec: ClusterSpec) -> dict[str, Any]:
             group = entries.setdefault(_resource_name(spec, fabric.short), ([], []))
             group[0].append(fabric)
             group[1].extend(fabric.rails)
-    return {"configList": [_selector_entry(spec, name, fabrics, rails) for name, (fabrics, rails) in entries.items()]}
+    # By resource name, so the pools' order in the spec does not change the policy.
+    return {"configList": [_selector_entry(spec, name, *entries[name]) for name in sorted(entries)]}
 
 
 def nic_cluster_policy(spec: ClusterSpec) -> dict[str, Any]:
@@ -272,7 +272,7 @@ def attachments(spec: ClusterSpec) -> list[Attachment]:
             for rail in fabric.rails:
                 name = f"roce-rail{rail.index}"
                 out.setdefault(name, Attachment(name, "MacvlanNetwork", fabric.short, rail.netdev))
-    return list(out.values())
+    return [out[name] for name in sorted(out)]  # by name: each takes its address slice whatever the pools' order
 
 
 def address_pools(spec: ClusterSpec) -> dict[str, str]:
@@ -315,13 +315,13 @@ def network_objects(spec: ClusterSpec) -> list[dict[str, Any]]:
         for team in teams:
             if network.kind in ("SriovIBNetwork", "SriovNetwork"):
                 # SR-IOV networks live in the operator's namespace and render into the team's.
-                metadata = {"name": f"{team}-{network.name}", "namespace": OPERATOR_NAMESPACE}
+                metadata = {"name": team_network_name(team, network.name), "namespace": OPERATOR_NAMESPACE}
                 body = {"resourceName": _resource_name(spec, network.short), "networkNamespace": team,
                         "ipam": _ipam(network.name)}
                 if network.kind == "SriovIBNetwork":
                     body["linkState"] = "enable"
             else:
-                metadata = {"name": f"{team}-{network.name}"}  # cluster-scoped
+                metadata = {"name": team_network_name(team, network.name)}  # cluster-scoped
                 body = {"networkNamespace": team, "master": network.master, "ipam": _ipam(network.name)}
                 if network.kind == "MacvlanNetwork":
                     body |= {"mode": "bridge", "mtu": 0}  # 0: the port's own MTU (the fabric's jumbo frames)

@@ -25,6 +25,8 @@ import jsonschema
 import kubernetes_validate
 import yaml
 
+from .rdma import NETWORK_OPERATOR_VERSION
+
 CRD_DIR_ENV = "GPUCLUSTER_CRD_DIR"
 # The CRDs are megabytes of YAML (the JobSet's embeds a whole pod spec): libyaml's loader where PyYAML has it.
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -84,7 +86,7 @@ def shared_plugin_config_problems(policy: dict[str, Any]) -> list[str]:
     plugin = policy.get("spec", {}).get("rdmaSharedDevicePlugin")
     if not plugin or "config" not in plugin:
         return []
-    path = crd_directory() / "network-operator-v26.4.1" / "rdma_shared_device_plugin.schema.json"
+    path = crd_directory() / f"network-operator-v{NETWORK_OPERATOR_VERSION}" / "rdma_shared_device_plugin.schema.json"
     if not path.exists():
         raise NoSchema(f"no schema for the RDMA shared device plugin's config at {path}")
     try:

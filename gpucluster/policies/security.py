@@ -430,7 +430,7 @@ _WORKLOADS = {f"kubernetes:{kind}": path for kind, path in {
 
 
 def _privileged_parts(pod: dict) -> list[str]:
-    parts = [f"{key}" for key in ("hostNetwork", "hostPID", "hostIPC") if pod.get(key) is True]
+    parts = [key for key in ("hostNetwork", "hostPID", "hostIPC") if pod.get(key) is True]
     for container in [*(pod.get("initContainers") or []), *(pod.get("containers") or [])]:
         if ((container.get("securityContext") or {}).get("privileged")) is True:
             parts.append(f"container {container.get('name')} privileged")
@@ -456,19 +456,21 @@ def _pod_security_labels(args: StackValidationArgs, report: ReportViolation) -> 
     is created by the stack, on the release's cluster, at the privileged level its pods need."""
     graph = as_graph(args.resources)
     namespaces = graph.of_type("kubernetes:core/v1:Namespace")
+
+    def metadata(resource) -> dict:
+        return resource["inputs"].get("metadata") or {}
+
     for namespace in namespaces:
-        labels = (namespace["inputs"].get("metadata") or {}).get("labels") or {}
-        if PSA_ENFORCE not in labels:
-            report(f"namespace {(namespace['inputs'].get('metadata') or {}).get('name')} sets no {PSA_ENFORCE} label: it "
-                   "gets the cluster's default level, whatever that is; state the level", namespace["urn"])
+        if PSA_ENFORCE not in (metadata(namespace).get("labels") or {}):
+            report(f"namespace {metadata(namespace).get('name')} sets no {PSA_ENFORCE} label: it gets the cluster's "
+                   "default level, whatever that is; state the level", namespace["urn"])
     for release in graph.of_type("kubernetes:helm.sh/v3:Release"):
         if release["inputs"].get("chart") not in PRIVILEGED_CHARTS:
             continue
         name = release["inputs"].get("namespace")
         provider = graph.provider(release)
-        own = [n for n in namespaces if (n["inputs"].get("metadata") or {}).get("name") == name
-               and graph.provider(n) is provider]
-        levels = {((n["inputs"].get("metadata") or {}).get("labels") or {}).get(PSA_ENFORCE) for n in own}
+        levels = {(metadata(n).get("labels") or {}).get(PSA_ENFORCE) for n in namespaces
+                  if metadata(n).get("name") == name and graph.provider(n) is provider}
         if "privileged" not in levels:
             report(f"installs {release['inputs'].get('chart')} into namespace {name}, which the stack does not create at "
                    f"{PSA_ENFORCE}: privileged; where the cluster enforces a stricter default, its driver and device "
