@@ -13,6 +13,7 @@ import yaml
 
 from gpucluster.catalog import MetalFabric, load
 from gpucluster.kube import addons, jobset, kueue, rdma, schemas
+from gpucluster.kube.site import site_record
 from gpucluster.policies.harness import evaluate
 from gpucluster.problems import SpecError
 from gpucluster.validate import load_spec
@@ -62,7 +63,7 @@ def problems_of(data: dict) -> dict[str, str]:
 
 
 def all_objects(spec) -> list[dict]:
-    return [*rdma.fabric_objects(spec), *kueue.queue_objects(spec)]
+    return [site_record(spec), *rdma.fabric_objects(spec), *kueue.queue_objects(spec)]
 
 
 def assert_schema_valid(objects: list[dict], version: str) -> None:
