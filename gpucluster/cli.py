@@ -155,7 +155,8 @@ def cmd_preview(args: argparse.Namespace) -> int:
     run = _preview(args, quiet=output != "text")
     if isinstance(run, int):
         return run
-    from .policies.harness import PolicyConfigError, evaluate, to_sarif  # pulumi_policy only when evaluating
+    from .policies.harness import PolicyConfigError, evaluate  # pulumi_policy only when evaluating
+    from .policies.sarif import to_sarif
 
     document = _with_cost(run.result)
     try:

@@ -11,7 +11,8 @@ from pulumi_policy.policy import _PolicyAnalyzerServicer
 
 from gpucluster import cli
 from gpucluster.policies import PACKS, VERSION
-from gpucluster.policies.harness import PolicyConfigError, evaluate, reconcile, to_sarif
+from gpucluster.policies.harness import PolicyConfigError, evaluate, reconcile
+from gpucluster.policies.sarif import to_sarif
 from gpucluster.preview.engine import Registration
 
 from .helpers import PROJECT, ROOT, pool, preview_spec, spec_with
