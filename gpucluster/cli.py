@@ -9,27 +9,17 @@ import argparse
 import json
 import os
 import sys
-import traceback
-from dataclasses import dataclass
 from pathlib import Path
 
-import pulumi
 import yaml
 
 from . import catalog
-from .cost import estimate
 from .cost.render import diff, render_cost, render_diff
-from .preview.engine import PreviewResult, run_program
-from .preview.render import as_json, render_text
-from .preview.stackfile import Project, StackConfig, StackFileError, find_project, load_project, read_stack
-from . import policyconfig
+from .preview.render import render_text
 from .policies.render import render_policies
-from .problems import Problem, SpecError, format_problems, quote
 from .spec import CONFIG_KEY, CONFIG_NAMESPACE, ClusterSpec
-from .validate import load_spec
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-ORG_POLICY_ENV = "GPUCLUSTER_ORG_POLICY_CONFIG"
+from . import stackrun
+from .stackrun import EXIT_FAILED, EXIT_OK, EXIT_USAGE, ORG_POLICY_ENV
 
 
 class _Parser(argparse.ArgumentParser):
@@ -38,140 +28,25 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
-def _progress(count: int) -> None:
-    if count % 500 == 0:
-        print(f"\r  registered {count} resources...", end="", file=sys.stderr, flush=True)
-
-
-@dataclass
-class _Run:
-    result: PreviewResult
-    spec: ClusterSpec
-    stack: StackConfig
-
-
-def _provider_problems(spec: ClusterSpec, config: dict[str, str]) -> list[Problem]:
-    """The stack program's provider checks (components/program.py), made here too so that a mismatch is
-    invalid input, refused before anything runs."""
-    problems = []
-    if spec.cloud == "kubernetes":  # no cloud provider; the site's kubeconfig secret, when it says so
-        if spec.site.kubeconfig == "stack-secret" and f"{CONFIG_NAMESPACE}:kubeconfig" not in config:
-            problems.append(Problem(f"{CONFIG_NAMESPACE}:kubeconfig", "not set, but site.kubeconfig is stack-secret; "
-                                    f"`pulumi config set --secret {CONFIG_NAMESPACE}:kubeconfig < kubeconfig.yaml`"))
-        return problems
-    region_key = f"{spec.cloud}:region"
-    configured = config.get(region_key)
-    if configured != spec.region:
-        shown = "not set" if configured is None else quote(configured)
-        problems.append(Problem(region_key, f"{shown}, but the cluster spec says region {spec.region!r}; set them equal"))
-    if spec.cloud == "gcp" and not config.get("gcp:project"):
-        problems.append(Problem("gcp:project", "not set; the RoCE network profile and the KMS grants need it"))
-    return problems
-
-
-def _load_stack(args: argparse.Namespace) -> tuple[Project, StackConfig, ClusterSpec] | int:
-    """The project, the stack's config and its validated spec; a usage exit code (after saying why) when not."""
-    try:
-        project = load_project(Path(args.project)) if args.project else find_project(Path.cwd())
-        stack = read_stack(project, args.stack)
-    except StackFileError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    for warning in stack.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
-    config, key = stack.values, f"{CONFIG_NAMESPACE}:{CONFIG_KEY}"
-    if key not in config:
-        print(f"error: {stack.file} has no '{key}' (see README, 'Cluster spec')", file=sys.stderr)
-        return EXIT_USAGE
-    try:
-        raw = json.loads(config[key])  # a YAML mapping arrives as JSON; a string may be anything
-    except (ValueError, RecursionError) as exc:
-        print(f"error: {stack.at(key)}: {key} is a string, but not valid JSON: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    try:
-        spec, _ = load_spec(raw)  # every spec error at once, before anything runs
-    except SpecError as exc:
-        print(format_problems(exc.problems, lambda path: stack.at(key, path)), file=sys.stderr)
-        return EXIT_USAGE
-    if problems := _provider_problems(spec, config):
-        print(format_problems(problems, stack.at), file=sys.stderr)
-        return EXIT_USAGE
-    return project, stack, spec
-
-
-def _preview(args: argparse.Namespace, quiet: bool) -> _Run | int:
-    """Run the offline preview of `args.stack`; an exit code when it cannot."""
-    loaded = _load_stack(args)
-    if isinstance(loaded, int):
-        return loaded
-    project, stack, spec = loaded
-
-    show_progress = sys.stderr.isatty() and not quiet
-    try:
-        result = run_program(
-            str(project.main), project.name, args.stack, stack.values, on_register=_progress if show_progress else None
-        )
-        return _Run(result, spec, stack)
-    except pulumi.RunError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    except Exception as exc:  # a bug in the program or a component: say where, and how to see more
-        print(f"error: preview failed: {type(exc).__name__}: {exc}", file=sys.stderr)
-        if os.environ.get("GPUCLUSTER_DEBUG"):
-            traceback.print_exc()
-        else:
-            print("  (set GPUCLUSTER_DEBUG=1 for the traceback)", file=sys.stderr)
-        return EXIT_FAILED
-    finally:
-        if show_progress:
-            print("\r" + " " * 40 + "\r", end="", file=sys.stderr)
-
-
-def _with_cost(result: PreviewResult) -> dict:
-    document = as_json(result)
-    document["cost"] = estimate(document["resources"])
-    return document
-
-
-def _policy_config(args: argparse.Namespace, spec: ClusterSpec, stack: StackConfig):
-    """Every pack's config and its waivers, from the layers in order: what the spec implies, the organisation's
-    file, `gpucluster:policy` from the stack, then the --policy-config file (gpucluster.policies.waivers)."""
-    from .policies.waivers import ORGANISATION, Layer, combine
-
-    layers = [Layer("spec", policyconfig.from_spec(spec))]
-    organisation = getattr(args, "org_policy_config", None) or os.environ.get(ORG_POLICY_ENV)
-    if organisation:
-        layers.append(Layer(f"{ORGANISATION} ({organisation})", json.loads(Path(organisation).read_text())))
-    key = f"{CONFIG_NAMESPACE}:policy"
-    if key in stack.values:
-        layers.append(Layer(f"{key} ({stack.at(key)})", json.loads(stack.values[key])))
-    if getattr(args, "policy_config", None):
-        layers.append(Layer(f"--policy-config ({args.policy_config})", json.loads(Path(args.policy_config).read_text())))
-    return combine(layers)
-
-
 def cmd_preview(args: argparse.Namespace) -> int:
     output = "json" if args.json else args.format
-    run = _preview(args, quiet=output != "text")
+    run = stackrun.preview_stack(args.project, args.stack, quiet=output != "text")
     if isinstance(run, int):
         return run
-    from .policies.harness import PolicyConfigError, evaluate  # pulumi_policy only when evaluating
-    from .policies.sarif import to_sarif
-
-    document = _with_cost(run.result)
-    try:
-        policy_config, waivers = _policy_config(args, run.spec, run.stack)
-        violations = evaluate(run.result, policy_config)
-    except (PolicyConfigError, OSError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    document["policies"] = [v.as_dict() for v in violations]
-    document["waivers"] = [w.as_dict() for w in waivers]
+    log = (lambda line: print(line, file=sys.stderr, flush=True)) if sys.stderr.isatty() else None
+    evaluated = stackrun.evaluate_stack(run, args.policy_config, args.org_policy_config, tuple(args.policy_pack), log=log)
+    if isinstance(evaluated, int):
+        return evaluated
+    document, violations, waivers = evaluated.document, evaluated.violations, evaluated.waivers
     if output == "json":
         json.dump(document, sys.stdout, indent=2, sort_keys=True)
         print()
     elif output == "sarif":
-        json.dump(to_sarif(violations, waivers), sys.stdout, indent=2)
+        from .ci.locate import locator, repo_root
+        from .policies.sarif import StackFindings, pack_rules, to_sarif
+
+        findings = StackFindings(run.result.stack, violations, waivers, locator(run, repo_root(run.project.root)))
+        json.dump(to_sarif([findings], [rule for pack in evaluated.packs for rule in pack_rules(pack)]), sys.stdout, indent=2)
         print()
     elif output == "tfplan":
         from .preview.tfplan import to_tfplan
@@ -183,8 +58,44 @@ def cmd_preview(args: argparse.Namespace) -> int:
         print()
         print(render_cost(document["cost"]))
         print()
-        print(render_policies(violations, waivers))
+        print(render_policies(violations, waivers, [pack.name for pack in evaluated.packs]))
     return EXIT_FAILED if any(v.enforcement == "mandatory" for v in violations) else EXIT_OK
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from .diff.changes import diff_previews
+    from .diff.render import render_diff_markdown, render_diff_text
+
+    documents = []
+    for path in (args.base, args.head):
+        try:
+            document = json.loads(Path(path).read_text())
+            if not isinstance(document, dict) or not isinstance(document.get("resources"), list):
+                raise ValueError("no 'resources' list")
+        except (OSError, ValueError) as exc:
+            print(f"error: {path}: not a preview JSON file (write one with `gpucluster preview STACK --json`): {exc}",
+                  file=sys.stderr)
+            return EXIT_USAGE
+        documents.append(document)
+    change = diff_previews(*documents)
+    if args.json or args.format == "json":
+        print(json.dumps(change, indent=2, sort_keys=True))
+    elif args.format == "markdown":
+        print(render_diff_markdown(change))
+    else:
+        print(render_diff_text(change))
+    return EXIT_OK
+
+
+def cmd_ci(args: argparse.Namespace) -> int:
+    from .ci.run import CiOptions, run_ci
+
+    if args.base_dir and args.base_ref:
+        print("error: give --base-dir or --base-ref, not both", file=sys.stderr)
+        return EXIT_USAGE
+    return run_ci(CiOptions(project=args.project, stacks=tuple(args.stacks), base_dir=args.base_dir,
+                            base_ref=args.base_ref, out=args.out, policy_config=args.policy_config,
+                            org_policy_config=args.org_policy_config, policy_packs=tuple(args.policy_pack)))
 
 
 def cmd_cost(args: argparse.Namespace) -> int:
@@ -201,10 +112,10 @@ def cmd_cost(args: argparse.Namespace) -> int:
     if not args.stack:
         print("error: give a STACK, or --diff BASE.json HEAD.json", file=sys.stderr)
         return EXIT_USAGE
-    run = _preview(args, quiet=True)
+    run = stackrun.preview_stack(args.project, args.stack, quiet=True)
     if isinstance(run, int):
         return run
-    cost = _with_cost(run.result)["cost"]
+    cost = stackrun.with_cost(run.result)["cost"]
     print(json.dumps(cost, indent=2, sort_keys=True) if args.format == "json" else render_cost(cost, markdown))
     return EXIT_OK
 
@@ -237,21 +148,21 @@ def cmd_prices_refresh(args: argparse.Namespace) -> int:
 
 def cmd_policy_config(args: argparse.Namespace) -> int:
     """The config file `pulumi preview --policy-pack policies/PACK --policy-pack-config FILE` needs for a stack."""
-    loaded = _load_stack(args)
+    loaded = stackrun.spec_stack(args.project, args.stack, "policy-config")
     if isinstance(loaded, int):
         return loaded
     _, stack, spec = loaded
     from .policies.harness import PolicyConfigError
 
     try:
-        policy_config, waivers = _policy_config(args, spec, stack)
+        config, waivers = stackrun.policy_config(spec, stack, args.policy_config, args.org_policy_config)
     except (PolicyConfigError, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     for waiver in waivers:
         if waiver.pack == args.pack:
             print(f"waiver: {waiver}", file=sys.stderr)
-    print(json.dumps(policy_config.get(args.pack, {}), indent=2, sort_keys=True))
+    print(json.dumps(config.get(args.pack, {}), indent=2, sort_keys=True))
     return EXIT_OK
 
 
@@ -267,7 +178,7 @@ def cmd_job_template(args: argparse.Namespace) -> int:
         print(f"error: --command {args.command!r}: {exc}; give the script and its arguments as one shell word list",
               file=sys.stderr)
         return EXIT_USAGE
-    loaded = _load_stack(args)
+    loaded = stackrun.spec_stack(args.project, args.stack, "job-template")
     if isinstance(loaded, int):
         return loaded
     try:
@@ -330,8 +241,33 @@ def build_parser() -> argparse.ArgumentParser:
     preview.add_argument("--policy-config", help="policy config file: {pack: {policy: level | {enforcementLevel, ...}}}")
     preview.add_argument("--org-policy-config", help=f"the organisation's policy config file (default: ${ORG_POLICY_ENV}); "
                          "a policy marked \"locked\": true there cannot be changed by a stack")
+    preview.add_argument("--policy-pack", action="append", default=[], metavar="DIR",
+                         help="also run this CrossGuard policy pack (Python or TypeScript/JavaScript), started as the "
+                         "Pulumi CLI starts it; repeatable. Its settings go in the policy config under its folder's name")
     preview.add_argument("--project", help="project folder (default: the nearest Pulumi.yaml at or above here)")
     preview.set_defaults(func=cmd_preview)
+
+    diff_cmd = sub.add_parser("diff", help="what changes between two previews (JSON): created, updated, replaced and "
+                              "deleted resources, disruptive changes first")
+    diff_cmd.add_argument("base", help="the base's preview JSON (gpucluster preview STACK --json)")
+    diff_cmd.add_argument("head", help="the head's preview JSON")
+    diff_cmd.add_argument("--json", action="store_true", help="the same as --format json")
+    diff_cmd.add_argument("--format", choices=["text", "json", "markdown"], default="text")
+    diff_cmd.set_defaults(func=cmd_diff)
+
+    ci = sub.add_parser("ci", help="preview every stack at the head and the base: one Markdown report (changes, cost "
+                        "delta, policies), SARIF and Terraform-plan JSON; exit 1 when a mandatory policy fails")
+    ci.add_argument("stacks", nargs="*", metavar="STACK", help="stacks to preview (default: every stack of the project)")
+    ci.add_argument("--base-ref", help="git ref of the base (such as origin/main): checked out into a temporary work tree "
+                    "and previewed there")
+    ci.add_argument("--base-dir", help="folder of the base's preview JSON files, one STACK.json per stack")
+    ci.add_argument("--out", default="gpucluster-ci", help="folder for report.md, results.sarif and per-stack JSON "
+                    "(default: gpucluster-ci)")
+    ci.add_argument("--policy-config", help="policy config file, as for preview")
+    ci.add_argument("--org-policy-config", help=f"the organisation's policy config file (default: ${ORG_POLICY_ENV})")
+    ci.add_argument("--policy-pack", action="append", default=[], metavar="DIR", help="an extra policy pack, as for preview")
+    ci.add_argument("--project", help="project folder (default: the nearest Pulumi.yaml at or above here)")
+    ci.set_defaults(func=cmd_ci)
 
     cost = sub.add_parser("cost", help="cost estimate of a stack, or the change between two previews")
     cost.add_argument("stack", nargs="?", help="stack name: previews it offline and prices the result")

@@ -31,11 +31,17 @@ def test_usage_errors_exit_2(capsys):
         assert exc.code == 2
 
 
-def test_missing_cluster_key_exits_2(tmp_path, capsys):
+def test_missing_cluster_key(tmp_path, capsys):
+    """A stack without a cluster spec is previewed as the program it is; commands that work from the spec refuse it."""
     (tmp_path / "Pulumi.yaml").write_text("name: gpucluster\nruntime: python\n")
     (tmp_path / "Pulumi.empty.yaml").write_text("config:\n  aws:region: us-east-1\n")
     assert cli.main(["preview", "empty", "--project", str(tmp_path)]) == 2
-    assert "has no 'gpucluster:cluster'" in capsys.readouterr().err
+    assert "no program to preview" in capsys.readouterr().err
+    assert cli.main(["job-template", "empty", "--project", str(tmp_path)]) == 2
+    assert "has no 'gpucluster:cluster'; `gpucluster job-template` works from a cluster spec" in capsys.readouterr().err
+    (tmp_path / "__main__.py").write_text((ROOT / "__main__.py").read_text())  # the spec-driven program itself
+    assert cli.main(["preview", "empty", "--project", str(tmp_path)]) == 1
+    assert "stack config has no 'gpucluster:cluster'" in capsys.readouterr().err
 
 
 def test_program_failure_exits_1(tmp_path, capsys):
@@ -99,3 +105,18 @@ def test_long_values_are_clipped_in_every_problem():
 def test_provider_config_that_contradicts_the_spec_exits_2(tmp_path, capsys, stack, message):
     code, err = run_cli(tmp_path, capsys, stack)
     assert code == 2 and "nothing was run" in err and message in err
+
+
+def test_a_program_of_the_users_own_gets_the_same_preview_cost_and_policies(capsys):
+    """Components composed in code, next to resources gpucluster knows nothing about; no cluster spec in the config."""
+    project = ROOT / "tests/fixtures/user-program"
+    assert cli.main(["preview", "dev", "--project", str(project), "--json"]) == 1  # the untagged instance: mandatory
+    document = json.loads(capsys.readouterr().out)
+    types = {r["type"] for r in document["resources"]}
+    assert {"gpucluster:aws:GpuCluster", "aws:autoscaling/group:Group", "aws:sns/topic:Topic", "aws:ec2/instance:Instance"} <= types
+    assert document["resources"][0]["urn"] == "urn:pulumi:dev::research-platform::pulumi:pulumi:Stack::research-platform-dev"
+    assert document["cost"]["pools"]["g6"]["gpus"]["max"] == 8  # the program's own config: nodes = 2
+    unpriced = {u["type"] for u in document["cost"]["unpriced"]}
+    assert {"aws:sns/topic:Topic", "aws:ec2/instance:Instance"} <= unpriced
+    mandatory = [(p["policy"], p["resource"].rsplit("::", 1)[-1]) for p in document["policies"] if p["enforcement"] == "mandatory"]
+    assert mandatory == [("cost-allocation-tags", "notebook")]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 
+import jsonschema
 import pytest
 from pulumi_policy import EnforcementLevel, StackValidationPolicy
 from pulumi_policy.policy import _PolicyAnalyzerServicer
@@ -12,7 +13,7 @@ from pulumi_policy.policy import _PolicyAnalyzerServicer
 from gpucluster import cli
 from gpucluster.policies import PACKS, VERSION
 from gpucluster.policies.harness import PolicyConfigError, evaluate, reconcile
-from gpucluster.policies.sarif import to_sarif
+from gpucluster.policies.sarif import StackFindings, to_sarif
 from gpucluster.preview.engine import Registration
 
 from .helpers import PROJECT, ROOT, pool, preview_spec, spec_with
@@ -274,8 +275,8 @@ def test_config_is_validated_like_the_cli():
 
 def test_sarif(full):
     unknown = mutated(full, LT, "lt", lambda inputs: inputs["metadataOptions"].update(httpTokens="optional"))
-    sarif = to_sarif(results(unknown))
-    assert sarif["version"] == "2.1.0"
+    sarif = to_sarif([StackFindings("test", results(unknown))])
+    jsonschema.Draft4Validator(json.loads((ROOT / "tests/fixtures/sarif/sarif-schema-2.1.0.json").read_text())).validate(sarif)
     result = next(r for r in sarif["runs"][0]["results"] if r["ruleId"] == "security/imdsv2-required")
     assert result["ruleId"] == "security/imdsv2-required" and result["level"] == "error"
     rule_ids = {r["id"] for r in sarif["runs"][0]["tool"]["driver"]["rules"]}

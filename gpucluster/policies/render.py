@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 
-def render_policies(violations, waivers=()) -> str:
+def render_policies(violations, waivers=(), extra_packs=()) -> str:
     """Findings, then every waiver: a policy the config runs below its pack's own level is shown, never silent."""
     lines = []
     if waivers:
@@ -12,7 +12,8 @@ def render_policies(violations, waivers=()) -> str:
         lines.append("")
     if not violations:
         passed = "every enabled policy" if waivers else "every policy"
-        return "\n".join([*lines, f"Policies: {passed} of the cost, sovereignty and security packs passed"])
+        packs = ", ".join(["cost", "sovereignty", "security", *extra_packs])
+        return "\n".join([*lines, f"Policies: {passed} of the packs passed ({packs})"])
     mandatory = sum(v.enforcement == "mandatory" for v in violations)
     lines.append(f"Policy violations: {mandatory} mandatory, {len(violations) - mandatory} advisory")
     for v in sorted(violations, key=lambda v: (v.enforcement != "mandatory", v.pack, v.policy)):
