@@ -7,8 +7,13 @@ from typing import Any
 SCALES = ("min", "desired", "max")
 
 
-def _usd(value: float) -> str:
+def usd(value: float) -> str:
     return f"${value:,.2f}"
+
+
+def signed_usd(value: float) -> str:
+    """A change in dollars: +$1.00, -$1.00, $0.00."""
+    return ("+" if value > 0 else "-" if value < 0 else "") + usd(abs(value))
 
 
 def _table(header: list[str], rows: list[list[str]], markdown: bool) -> list[str]:
@@ -21,14 +26,14 @@ def _table(header: list[str], rows: list[list[str]], markdown: bool) -> list[str
 
 def render_cost(cost: dict[str, Any], markdown: bool = False) -> str:
     out = [f"Cost estimate ({cost['currency']}, {cost['hoursPerMonth']} h/month; monthly at min / desired / max)"]
-    rows = [[line["name"], line["description"], *(_usd(line["monthly"][s]) for s in SCALES)] for line in cost["lines"]]
+    rows = [[line["name"], line["description"], *(usd(line["monthly"][s]) for s in SCALES)] for line in cost["lines"]]
     total = cost["total"]["monthly"]
-    rows.append(["total", "", *(_usd(total[s]) for s in SCALES)])
+    rows.append(["total", "", *(usd(total[s]) for s in SCALES)])
     out += _table(["resource", "what", "min", "desired", "max"], rows, markdown)
     if cost["pools"]:
         out.append("")
         def per_gpu(value: float | None) -> str:
-            return _usd(value) if value is not None else "not priced"
+            return usd(value) if value is not None else "not priced"
 
         pool_rows = [
             [name, f"{pool['gpus']['max']}", f"{pool['gpuHoursPerMonth']['max']:,}",
@@ -66,14 +71,11 @@ def diff(base: dict[str, Any], head: dict[str, Any]) -> dict[str, Any]:
 
 
 def render_diff(change: dict[str, Any], markdown: bool = False) -> str:
-    def signed(value: float) -> str:
-        return ("+" if value > 0 else "-" if value < 0 else "") + _usd(abs(value))
-
     title = "Monthly cost change (min / desired / max)"
     out = [f"### {title}" if markdown else title]
-    rows = [[line["name"], line["status"], *(signed(line["delta"][s]) for s in SCALES)] for line in change["lines"]]
-    rows.append(["total", "", *(signed(change["total"][s]) for s in SCALES)])
+    rows = [[line["name"], line["status"], *(signed_usd(line["delta"][s]) for s in SCALES)] for line in change["lines"]]
+    rows.append(["total", "", *(signed_usd(change["total"][s]) for s in SCALES)])
     out += _table(["resource", "", "min", "desired", "max"], rows, markdown)
     out.append("")
-    out.append(f"At max: {_usd(change['before']['max'])} -> {_usd(change['after']['max'])} per month")
+    out.append(f"At max: {usd(change['before']['max'])} -> {usd(change['after']['max'])} per month")
     return "\n".join(out)
