@@ -135,11 +135,11 @@ def with_cost(result: PreviewResult) -> dict:
     return document
 
 
-def policy_config(spec: ClusterSpec | None, stack: StackConfig, policy_config_file: str | None = None,
-                  org_policy_config_file: str | None = None):
-    """Every pack's config and its waivers, from the layers in order: what the spec implies, the organisation's
-    file, `gpucluster:policy` from the stack, then the --policy-config file (gpucluster.policies.waivers)."""
-    from .policies.waivers import ORGANISATION, Layer, combine
+def policy_layers(spec: ClusterSpec | None, stack: StackConfig, policy_config_file: str | None = None,
+                  org_policy_config_file: str | None = None) -> list:
+    """The layers of a stack's policy config, in order: what the spec implies, the organisation's file,
+    `gpucluster:policy` from the stack, then the --policy-config file (gpucluster.policies.waivers)."""
+    from .policies.waivers import ORGANISATION, Layer
 
     layers = [Layer("spec", policyconfig.from_spec(spec))] if spec else []
     organisation = org_policy_config_file or os.environ.get(ORG_POLICY_ENV)
@@ -150,7 +150,15 @@ def policy_config(spec: ClusterSpec | None, stack: StackConfig, policy_config_fi
         layers.append(Layer(f"{key} ({stack.at(key)})", json.loads(stack.values[key])))
     if policy_config_file:
         layers.append(Layer(f"--policy-config ({policy_config_file})", json.loads(Path(policy_config_file).read_text())))
-    return combine(layers)
+    return layers
+
+
+def policy_config(spec: ClusterSpec | None, stack: StackConfig, policy_config_file: str | None = None,
+                  org_policy_config_file: str | None = None):
+    """Every pack's config and the built-in packs' waivers, from `policy_layers`."""
+    from .policies.waivers import combine
+
+    return combine(policy_layers(spec, stack, policy_config_file, org_policy_config_file))
 
 
 @dataclass
@@ -169,10 +177,12 @@ def evaluate_stack(run: StackRun, policy_config_file: str | None = None, org_pol
     """Cost, the built-in packs and the user's own packs (by folder: their settings in the policy config under the
     folder's name) on a previewed stack; an exit code (after saying why) when a config or a pack is unusable."""
     from .policies.harness import PolicyConfigError, evaluate  # pulumi_policy only when evaluating
+    from .policies.waivers import combine, pack_waivers
 
     document = with_cost(run.result)
     try:
-        config, waivers = policy_config(run.spec, run.stack, policy_config_file, org_policy_config_file)
+        layers = policy_layers(run.spec, run.stack, policy_config_file, org_policy_config_file)
+        config, waivers = combine(layers)
         violations = evaluate(run.result, config)
     except (PolicyConfigError, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -180,7 +190,9 @@ def evaluate_stack(run: StackRun, policy_config_file: str | None = None, org_pol
     packs = _external_packs(pack_dirs, run, config, log)
     if isinstance(packs, int):
         return packs
-    violations += [v for pack in packs for v in pack.violations]
+    for pack in packs:
+        violations += pack.violations
+        waivers += pack_waivers(layers, pack.name, pack.policies, pack.effective)
     document["policies"] = [v.as_dict() for v in violations]
     document["waivers"] = [w.as_dict() for w in waivers]
     return Evaluated(run, document, violations, waivers, packs)
@@ -190,11 +202,20 @@ def _external_packs(pack_dirs: tuple[str, ...], run: StackRun, config: dict, log
     """Each user pack's run (its settings under its folder's name); an exit code when one cannot be used."""
     if not pack_dirs:
         return []
+    from .policies import PACKS
     from .policies.external import PackError, run_pack
-    from .policies.harness import PolicyConfigError
+    from .policies.harness import AnalyzerRequests, PolicyConfigError
 
+    folders = [Path(folder).resolve() for folder in pack_dirs]
+    names = [folder.name for folder in folders]
+    if clash := sorted({name for name in names if names.count(name) > 1 or name in PACKS}):
+        print(f"error: --policy-pack: two packs, or a pack and a built-in one, share the folder name {clash[0]!r}, "
+              "which keys their settings in the policy config; rename one folder", file=sys.stderr)
+        return EXIT_USAGE
+    requests = AnalyzerRequests(run.result)  # built once, sent to every pack
     try:
-        return [run_pack(Path(folder), run.result, config.get(Path(folder).resolve().name), log=log) for folder in pack_dirs]
+        return [run_pack(folder, run.result, config.get(folder.name), run.stack.values, log=log, requests=requests)
+                for folder in folders]
     except (PackError, PolicyConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE

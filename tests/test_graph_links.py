@@ -11,7 +11,7 @@ from pulumi_policy import EnforcementLevel, ResourceValidationPolicy, StackValid
 from gpucluster.cost import estimate
 from gpucluster.graph import Graph, region_of
 from gpucluster.policies import Pack
-from gpucluster.policies.harness import _Requests, evaluate
+from gpucluster.policies.harness import AnalyzerRequests, evaluate
 from gpucluster.preview.engine import run_program
 from gpucluster.preview.render import as_json
 
@@ -112,7 +112,7 @@ def test_options_are_recorded_as_the_engine_keeps_them(options_program):
 
 
 def test_requests_carry_every_resource_with_options_and_links(options_program):
-    requests = _Requests(options_program)
+    requests = AnalyzerRequests(options_program)
     assert all(a.HasField("options") for a in requests.analyze), "the Node policy SDK refuses Analyze without options"
     stack = requests.stack
     kinds = {r.type for r in stack.resources}

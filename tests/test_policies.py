@@ -326,7 +326,7 @@ def test_the_pack_folders_serve_what_the_offline_harness_evaluates(full):
     import grpc
     from pulumi.runtime.proto import analyzer_pb2_grpc
 
-    from gpucluster.policies.harness import _Requests
+    from gpucluster.policies.harness import AnalyzerRequests
 
     graph = mutated(full, LT, "lt", lambda inputs: inputs["metadataOptions"].update(httpTokens="optional"))
     graph = mutated(graph, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "datasets",
@@ -340,7 +340,7 @@ def test_the_pack_folders_serve_what_the_offline_harness_evaluates(full):
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
             stub = analyzer_pb2_grpc.AnalyzerStub(channel)
             info = stub.GetAnalyzerInfo(__import__("google.protobuf.empty_pb2", fromlist=["Empty"]).Empty(), timeout=30)
-            requests = _Requests(graph)
+            requests = AnalyzerRequests(graph)
             served = stub.Analyze(next(r for r in requests.analyze if r.urn == template.urn), timeout=30)
             served_stack = stub.AnalyzeStack(requests.stack, timeout=60)
     finally:

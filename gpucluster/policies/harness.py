@@ -56,37 +56,75 @@ class Violation:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class PolicyInfo:
+    """What the engine learns of a policy before configuring it (its entry in GetAnalyzerInfo)."""
+
+    name: str
+    description: str
+    level: str  # its own enforcement level, or the pack's when it sets none
+    schema: dict[str, Any]  # the config schema's properties
+    required: tuple[str, ...] = ()
+    remediation: str | None = None
+    severity: str | None = None
+
+
+def policy_infos(pack: Pack) -> list[PolicyInfo]:
+    return [PolicyInfo(p.name, p.description, (p.enforcement_level or pack.enforcement_level).value,
+                       dict(p.config_schema.properties) if p.config_schema else {},
+                       tuple(p.config_schema.required or ()) if p.config_schema else (),
+                       p.remediation_steps, p.severity.value if p.severity else None)
+            for p in pack.policies]
+
+
 def reconcile(pack: Pack, user: dict[str, Any]) -> dict[str, tuple[EnforcementLevel, dict[str, Any]]]:
     """Each policy's effective level and properties, as `pulumi preview --policy-pack-config` computes them."""
-    names = {p.name for p in pack.policies}
+    return reconcile_infos(pack.name, pack.version, policy_infos(pack), user)
+
+
+def _level(pack: str, policy: str, value: Any) -> EnforcementLevel:
+    if value not in LEVELS:
+        raise PolicyConfigError(f"parsing enforcement level for {policy!r} of {pack}: {value!r} is not a valid "
+                                f"enforcement level (one of {', '.join(LEVELS)})")
+    return LEVELS[value]
+
+
+def reconcile_infos(pack: str, version: str, infos: list[PolicyInfo], user: dict[str, Any],
+                    initial: dict[str, Any] | None = None) -> dict[str, tuple[EnforcementLevel, dict[str, Any]]]:
+    """The engine's ReconcilePolicyPackConfig (pulumi/pulumi pkg/resource/analyzer/config.go): each policy's level
+    and schema defaults, then the pack's initial config, then the user's, `all` first within each; then every
+    policy's properties validated against its schema. A name that is no policy of the pack is refused here (the
+    engine passes it by silently, which hides typos)."""
+    names = {info.name for info in infos}
     unknown = sorted(set(user) - names - {"all"})
     if unknown:
-        raise PolicyConfigError(f"validating policy config: {pack.name} {pack.version}  {unknown[0]}: not a policy of this pack")
-    everyone = user.get("all")
-    if isinstance(everyone, dict):
-        everyone = everyone.get("enforcementLevel")
-    result = {}
-    for policy in pack.policies:
-        schema = policy.config_schema.properties if policy.config_schema else {}
-        level = policy.enforcement_level or pack.enforcement_level
+        raise PolicyConfigError(f"validating policy config: {pack} {version}  {unknown[0]}: not a policy of this pack")
+    result = {info.name: (LEVELS[info.level], {k: s["default"] for k, s in info.schema.items() if "default" in s})
+              for info in infos}
+    for layer in (initial or {}, user):
+        everyone = layer.get("all")
+        everyone = everyone.get("enforcementLevel") if isinstance(everyone, dict) else everyone
         if everyone:
-            level = LEVELS[everyone]
-        properties = {key: spec["default"] for key, spec in schema.items() if "default" in spec}
-        given = user.get(policy.name)
-        if isinstance(given, str):
-            level = LEVELS[given]
-        elif isinstance(given, dict):
-            given = dict(given)
-            if "enforcementLevel" in given:
-                level = LEVELS[given.pop("enforcementLevel")]
-            properties.update(given)
-        object_schema = {"type": "object", "properties": schema,
-                         "required": list(policy.config_schema.required or []) if policy.config_schema else []}
-        errors = sorted(jsonschema.Draft7Validator(object_schema).iter_errors(properties), key=lambda e: e.path)
+            common = _level(pack, "all", everyone)
+            result = {name: (common, props) for name, (_, props) in result.items()}
+        for name, given in layer.items():
+            if name == "all" or name not in result:
+                continue
+            level, props = result[name]
+            if isinstance(given, str):
+                level = _level(pack, name, given)
+            elif isinstance(given, dict):
+                given = dict(given)
+                if "enforcementLevel" in given:
+                    level = _level(pack, name, given.pop("enforcementLevel"))
+                props = {**props, **given}
+            result[name] = (level, props)
+    for info in infos:
+        object_schema = {"type": "object", "properties": info.schema, "required": list(info.required)}
+        errors = sorted(jsonschema.Draft7Validator(object_schema).iter_errors(result[info.name][1]), key=lambda e: e.path)
         if errors:
             where = ".".join(str(p) for p in errors[0].path) or "(root)"
-            raise PolicyConfigError(f"validating policy config: {pack.name} {pack.version}  {policy.name}: {where}: {errors[0].message}")
-        result[policy.name] = (level, properties)
+            raise PolicyConfigError(f"validating policy config: {pack} {version}  {info.name}: {where}: {errors[0].message}")
     return result
 
 
@@ -105,7 +143,7 @@ def _struct(inputs: dict[str, Any]) -> struct_pb2.Struct:
     return struct
 
 
-class _Requests:
+class AnalyzerRequests:
     """Analyzer requests for a preview's registrations, built once and shared by every pack.
 
     As the engine sends them: every resource it registered (the stack, providers, components and custom
@@ -234,7 +272,7 @@ def evaluate(result: PreviewResult, config: dict[str, dict[str, Any]], packs: li
     Pulumi-shaped policy config. `share_decoding=False` decodes per policy, exactly as the SDK does by itself."""
     packs = packs or list(PACKS.values())
     settings = [reconcile(pack, config.get(pack.key, {})) for pack in packs]  # a bad config refuses before anything runs
-    requests = _Requests(result)
+    requests = AnalyzerRequests(result)
     with _decoding_shared(share_decoding), _no_cycle_collection():
         return [v for pack, pack_settings in zip(packs, settings) for v in _evaluate_pack(pack, pack_settings, requests, result)]
 
@@ -253,11 +291,11 @@ def _no_cycle_collection():
             gc.enable()
 
 
-def _evaluate_pack(pack: Pack, settings: dict, requests: _Requests, result: PreviewResult) -> list[Violation]:
+def _evaluate_pack(pack: Pack, settings: dict, requests: AnalyzerRequests, result: PreviewResult) -> list[Violation]:
     """One pack served as the CLI serves it: Configure, ConfigureStack, Analyze per resource, then AnalyzeStack."""
     servicer = _PolicyAnalyzerServicer(pack.name, pack.version, pack.policies, pack.enforcement_level)
     servicer.Configure(proto.ConfigureAnalyzerRequest(policyConfig={
-        name: proto.PolicyConfig(enforcementLevel=proto.EnforcementLevel.Value(level.value.upper()), properties=_props(props))
+        name: proto.PolicyConfig(enforcementLevel=proto.EnforcementLevel.Value(level.value.upper()), properties=as_struct(props))
         for name, (level, props) in settings.items()
     }), None)
     servicer.ConfigureStack(proto.AnalyzerStackConfigureRequest(stack=result.stack, project=result.project), None)
@@ -276,7 +314,7 @@ def _evaluate_pack(pack: Pack, settings: dict, requests: _Requests, result: Prev
     return violations
 
 
-def _props(properties: dict[str, Any]) -> struct_pb2.Struct:
+def as_struct(properties: dict[str, Any]) -> struct_pb2.Struct:
     struct = struct_pb2.Struct()
     struct.update(properties)
     return struct

@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 
+def count_text(violations) -> str:
+    """"2 mandatory, 3 advisory", with remediations (a pack's `remediate` policies) counted apart."""
+    counts = {level: sum(v.enforcement == level for v in violations) for level in ("mandatory", "advisory", "remediate")}
+    text = f"{counts['mandatory']} mandatory, {counts['advisory']} advisory"
+    return text + (f", {counts['remediate']} remediated" if counts["remediate"] else "")
+
+
 def render_policies(violations, waivers=(), extra_packs=()) -> str:
     """Findings, then every waiver: a policy the config runs below its pack's own level is shown, never silent."""
     lines = []
@@ -14,8 +21,7 @@ def render_policies(violations, waivers=(), extra_packs=()) -> str:
         passed = "every enabled policy" if waivers else "every policy"
         packs = ", ".join(["cost", "sovereignty", "security", *extra_packs])
         return "\n".join([*lines, f"Policies: {passed} of the packs passed ({packs})"])
-    mandatory = sum(v.enforcement == "mandatory" for v in violations)
-    lines.append(f"Policy violations: {mandatory} mandatory, {len(violations) - mandatory} advisory")
+    lines.append(f"Policy violations: {count_text(violations)}")
     for v in sorted(violations, key=lambda v: (v.enforcement != "mandatory", v.pack, v.policy)):
         where = v.resource.rsplit("::", 1)[-1] if v.resource else "stack"
         message = v.message.replace("\n", " - ")

@@ -70,7 +70,7 @@ def _result(stack: StackFindings, violation: Violation, index: dict[str, int], w
         location["physicalLocation"] = physical
     result: dict[str, Any] = {
         "ruleId": rule_id,
-        "level": "error" if violation.enforcement == "mandatory" else "warning",
+        "level": {"mandatory": "error", "advisory": "warning"}.get(violation.enforcement, "note"),  # note: remediated
         "message": {"text": violation.message},
         "locations": [location],
         # Stable across runs and line moves, so code scanning tracks one alert per stack, rule and resource.

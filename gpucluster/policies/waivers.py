@@ -16,7 +16,7 @@ from typing import Any
 
 from .. import policyconfig
 from . import PACKS
-from .harness import PolicyConfigError, reconcile
+from .harness import PolicyConfigError, PolicyInfo, policy_infos, reconcile
 
 RANK = {"disabled": 0, "advisory": 1, "mandatory": 2, "remediate": 2}
 ORGANISATION = "organisation"
@@ -76,15 +76,21 @@ def _locks(layers: list[Layer]) -> tuple[dict[tuple[str, str], str], list[Layer]
                 if isinstance(value, dict) and value.get("locked"):
                     locked[(pack, policy)] = layer.source
                     # Locked at the level given, else at the pack's own, so that no `all` can move it.
-                    value = {"enforcementLevel": _default_level(pack, policy), **{k: v for k, v in value.items() if k != "locked"}}
+                    value = {"enforcementLevel": _default_level(pack, policy, value.get("enforcementLevel")),
+                             **{k: v for k, v in value.items() if k != "locked"}}
                 config[pack][policy] = value
         cleaned.append(Layer(layer.source, config))
     return locked, cleaned
 
 
-def _default_level(pack: str, policy: str) -> str:
+def _default_level(pack: str, policy: str, given: str | None) -> str:
     found = PACKS.get(pack)
-    policy_object = next((p for p in found.policies if p.name == policy), None) if found else None
+    if found is None and given:  # a pack of the user's own (--policy-pack): its policies are known only once it runs
+        return given
+    if found is None:
+        raise PolicyConfigError(f"the organisation's policy config locks {pack}/{policy} without an enforcementLevel; "
+                                "a lock on a policy of a pack of your own must give the level")
+    policy_object = next((p for p in found.policies if p.name == policy), None)
     if policy_object is None:
         raise PolicyConfigError(f"the organisation's policy config locks {pack}/{policy}, which is not a policy of these packs")
     return (policy_object.enforcement_level or found.enforcement_level).value
@@ -97,15 +103,15 @@ def _organisation_value(layers: list[Layer], pack: str, policy: str) -> Any:
 
 
 def _waivers(layers: list[Layer], merged: dict[str, dict[str, Any]]) -> list[Waiver]:
-    waivers = []
-    for pack in PACKS.values():
-        effective = reconcile(pack, merged.get(pack.key, {}))
-        for policy in pack.policies:
-            default = (policy.enforcement_level or pack.enforcement_level).value
-            level = effective[policy.name][0].value
-            if RANK[level] < RANK[default]:
-                waivers.append(Waiver(pack.key, policy.name, default, level, _who_set(layers, pack.key, policy.name)))
-    return waivers
+    return [waiver for pack in PACKS.values()
+            for waiver in pack_waivers(layers, pack.key, policy_infos(pack), reconcile(pack, merged.get(pack.key, {})))]
+
+
+def pack_waivers(layers: list[Layer], key: str, infos: list[PolicyInfo], effective: dict[str, tuple[Any, Any]]) -> list[Waiver]:
+    """The policies of one pack (its config key, its policies, their reconciled levels) that run below their own
+    level, each with the layer that set it."""
+    return [Waiver(key, info.name, info.level, effective[info.name][0].value, _who_set(layers, key, info.name))
+            for info in infos if RANK[effective[info.name][0].value] < RANK[info.level]]
 
 
 def _who_set(layers: list[Layer], pack: str, policy: str) -> str:
