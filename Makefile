@@ -21,8 +21,11 @@ preview: $(VENV)/.installed
 	.venv-checkov/bin/pip install --quiet -r requirements-checkov.txt
 	touch $@
 
+# The tests, then every example stack previewed with every pack: a mandatory violation, or a stack that no longer
+# previews, fails the target (the report is in build/ci/report.md).
 test: $(VENV)/.installed .venv-checkov/.installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/gpucluster ci --out build/ci
 
 # Property tests only, with many more examples than `make test` runs (hypothesis profile "fuzz", tests/conftest.py).
 fuzz: $(VENV)/.installed
