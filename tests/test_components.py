@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import json
 
+import pulumi
 import pytest
+import yaml
 
-from .helpers import BASE_SPEC, of_type, one, pool, preview_spec, spec_with
+from gpucluster.preview.engine import run_program
+from gpucluster.problems import SpecError
+from gpucluster.validate import load_spec
+
+from .helpers import BASE_SPEC, ROOT, of_type, one, pool, preview_spec, spec_with
 
 LT = "aws:ec2/launchTemplate:LaunchTemplate"
 ASG = "aws:autoscaling/group:Group"
@@ -176,3 +182,35 @@ def test_vpc_logs_its_flows_and_its_default_group_admits_nothing():
     default = one(result, "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup")
     assert default.dependencies["vpcId"] == [vpc.urn] and not default.inputs.get("ingress") and not default.inputs.get("egress")
     assert one(result, "aws:ec2/launchTemplate:LaunchTemplate").inputs["monitoring"] == {"enabled": True}
+
+
+SPEC_IN_CODE = """
+import yaml
+from {module} import {component}, {component}Args
+from gpucluster.spec import ClusterSpec
+
+case = yaml.safe_load(open({case!r}).read())["cluster"]
+spec = ClusterSpec.model_validate(case)  # structurally valid; load_spec would refuse it
+{component}("bad", {component}Args({args}))
+"""
+
+
+@pytest.mark.parametrize("module, component, case, args", [
+    ("components.aws", "AwsGpuCluster", "cluster-placement-across-zones", "spec"),
+    ("components.gcp", "GcpGpuCluster", "flex-start-compact-on-a3-mega", "spec, 'my-project'"),
+])
+def test_a_spec_built_in_code_is_refused_as_a_stack_file_is(tmp_path, module, component, case, args):
+    """`ClusterSpec.model_validate` checks only the structure; the component runs the checks `load_spec` runs, and
+    refuses before it registers anything."""
+    path = ROOT / "tests/invalid" / f"{case}.yaml"
+    cluster = yaml.safe_load(path.read_text())["cluster"]
+    with pytest.raises(SpecError) as refused:
+        load_spec(cluster)
+    main = tmp_path / "__main__.py"
+    main.write_text(SPEC_IN_CODE.format(module=module, component=component, case=str(path), args=args))
+    config = {f"{cluster['cloud']}:region": cluster["region"]}
+    with pytest.raises(pulumi.RunError) as error:
+        run_program(str(main), "user", "dev", config)
+    message = str(error.value)
+    assert message.startswith(f"{component} 'bad': ")
+    assert all(p.message in message for p in refused.value.problems if p.severity == "error")

@@ -12,6 +12,7 @@ from gpucluster.plan import PoolPlan, address_plan, fabric_zone, lustre_plan, no
 from gpucluster.spec import ClusterSpec
 from gpucluster.userdata import node_script
 
+from components.checked import checked_spec
 from components.kube import GpuWorkloads, GpuWorkloadsArgs
 from gpucluster.kube import eks
 from gpucluster.kube import storage as volumes
@@ -38,8 +39,8 @@ class AwsGpuCluster(pulumi.ComponentResource):
     groups: dict[str, GpuInstanceGroup | SpotTrainingPool]
 
     def __init__(self, name: str, args: AwsGpuClusterArgs, opts: pulumi.ResourceOptions | None = None):
+        spec = checked_spec(args.spec, "aws", type(self).__name__, name)
         super().__init__("gpucluster:aws:GpuCluster", name, None, opts)
-        spec = args.spec
         self._name, self._spec = name, spec
         self._child = pulumi.ResourceOptions(parent=self)
         self._tags = {**spec.tags.as_dict(), "gpucluster:cluster": spec.name}

@@ -13,6 +13,7 @@ from gpucluster.plan import (PoolPlan, address_plan, fabric_zone, gcp_network_pl
 from gpucluster.spec import ClusterSpec
 from gpucluster.userdata import node_script
 
+from components.checked import checked_spec
 from components.kube import GpuWorkloads, GpuWorkloadsArgs
 from gpucluster.kube import storage as volumes
 
@@ -35,8 +36,8 @@ class GcpGpuCluster(pulumi.ComponentResource):
     groups: dict[str, GpuInstanceGroup]
 
     def __init__(self, name: str, args: GcpGpuClusterArgs, opts: pulumi.ResourceOptions | None = None):
+        spec = checked_spec(args.spec, "gcp", type(self).__name__, name)
         super().__init__("gpucluster:gcp:GpuCluster", name, None, opts)
-        spec = args.spec
         child = pulumi.ResourceOptions(parent=self)
         # Tags double as labels: validation (gpucluster.limits) admits only what GCP labels allow.
         labels = {**spec.tags.as_dict(), "gpucluster-cluster": spec.name}

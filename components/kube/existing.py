@@ -14,6 +14,7 @@ from gpucluster.kube.rdma import fabric_objects
 from gpucluster.kube.site import site_record
 from gpucluster.spec import ClusterSpec
 
+from ..checked import checked_spec
 from .workloads import GpuWorkloads, GpuWorkloadsArgs
 
 KUBECONFIG_SECRET = "kubeconfig"  # the stack's secret config key gpucluster:kubeconfig, for site.kubeconfig stack-secret
@@ -27,8 +28,8 @@ class ExistingClusterArgs:
 
 class ExistingCluster(pulumi.ComponentResource):
     def __init__(self, name: str, args: ExistingClusterArgs, opts: pulumi.ResourceOptions | None = None):
+        spec = checked_spec(args.spec, "kubernetes", type(self).__name__, name)
         super().__init__("gpucluster:kubernetes:ExistingCluster", name, None, opts)
-        spec = args.spec
         record = site_record(spec)
         self.workloads = GpuWorkloads(naming.workloads(name), GpuWorkloadsArgs(
             spec=spec, kubeconfig=args.kubeconfig, context=spec.site.context,
