@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import pulumi
 
-from gpucluster.plan import PoolPlan, lustre_plan, plan_pool
-from gpucluster.fabric import efa_device_count
-from gpucluster.kube.rdma import node_resources, pool_fabrics
+from gpucluster.plan import PoolPlan, plan_pool
 from gpucluster.problems import Problem, SpecError, format_problems
 from gpucluster.spec import CONFIG_KEY, CONFIG_NAMESPACE, ClusterSpec
 from gpucluster.validate import load_spec
 
 from .aws import AwsGpuCluster, AwsGpuClusterArgs
-from .aws import SpotTrainingPool
 from .gcp import GcpGpuCluster, GcpGpuClusterArgs
 from .kube import ExistingCluster, ExistingClusterArgs
 from .kube.existing import KUBECONFIG_SECRET
@@ -58,35 +55,19 @@ def main() -> None:
         return existing_main(spec)
 
     cluster = AwsGpuCluster(spec.name, AwsGpuClusterArgs(spec))
-    plans = [plan_pool(spec, pool) for pool in spec.pools]
-    pulumi.export("cluster", spec.name)
-    pulumi.export("region", spec.region)
+    export_outputs(cluster.outputs)
     pulumi.export("vpcId", cluster.network.vpc_id)
     pulumi.export("privateSubnetIds", cluster.network.private_subnet_ids)
     pulumi.export("efaSecurityGroupId", cluster.network.efa_security_group_id)
-    pulumi.export(
-        "pools",
-        {
-            plan.pool.name: {
-                "instanceType": plan.instance.name,
-                "zones": list(plan.zones),
-                "min": plan.pool.size.min,
-                "rollout": "rolling" if plan.rolling else "manual",
-                "max": plan.pool.size.max,
-                "gpusPerNode": plan.gpus_per_node,
-                "efaInterfacesPerNode": efa_device_count(plan.interfaces),
-                "capacity": list(plan.pool.capacity.sources),
-                **_group_outputs(plan, cluster),
-            }
-            for plan in plans
-        },
-    )
     if cluster.kubernetes:
         _export_kubernetes(spec, cluster.kubernetes.cluster_name, cluster.kubernetes.kubeconfig)
-    if cluster.storage:
-        pulumi.export("storage", _storage_outputs(spec, cluster))
-    _export_gpus(plans)
-    announce_rollouts(spec, plans)
+    announce_rollouts(spec, [plan_pool(spec, pool) for pool in spec.pools])
+
+
+def export_outputs(outputs: dict) -> None:
+    """A cluster component's outputs (gpucluster.outputs) as the stack's."""
+    for key, value in outputs.items():
+        pulumi.export(key, value)
 
 
 def _export_kubernetes(spec: ClusterSpec, cluster_name: pulumi.Output[str], kubeconfig: pulumi.Output[str]) -> None:
@@ -99,69 +80,12 @@ def _export_kubernetes(spec: ClusterSpec, cluster_name: pulumi.Output[str], kube
     pulumi.export("kubeconfig", kubeconfig)  # a secret: `pulumi stack output kubeconfig --show-secrets`
 
 
-def _group_outputs(plan: PoolPlan, cluster: AwsGpuCluster) -> dict:
-    capacity = plan.pool.capacity
-    outputs: dict = {}
-    if capacity.reservation_id:
-        outputs["reservationId"] = capacity.reservation_id
-    if capacity.block_start:
-        # Instances of a capacity block are terminated when it ends: checkpoint before this time.
-        outputs["blockStart"] = capacity.block_start.isoformat()
-        outputs["blockEnd"] = capacity.block_end.isoformat()
-    if cluster.kubernetes:
-        return {**outputs, "nodeGroup": cluster.kubernetes.node_groups[plan.pool.name].node_group_name}
-    group = cluster.groups[plan.pool.name]
-    outputs["autoScalingGroup"] = group.auto_scaling_group_name
-    if isinstance(group, SpotTrainingPool):
-        outputs["interruptionQueueUrl"] = group.queue_url
-        outputs["checkpointTo"] = plan.pool.checkpoint.to
-    return outputs
-
-
-def _storage_outputs(spec: ClusterSpec, cluster: AwsGpuCluster) -> dict:
-    storage = cluster.storage
-    outputs = {"datasetBucket": storage.dataset_bucket, "checkpointBucket": storage.checkpoint_bucket, "kmsKeyArn": storage.kms_key_arn}
-    plan = lustre_plan(spec)
-    if plan:
-        outputs["sharedFileSystem"] = {
-            "id": storage.file_system_id,
-            "mount": spec.storage.shared.mount,
-            "capacityGiB": plan.capacity_gib,
-            "perUnitThroughputMBps": plan.per_unit_mbps,
-            "throughputMBps": round(plan.throughput_mbps),
-            "monthlyUsdUsEast1": round(plan.monthly_usd, 2),
-        }
-    return outputs
-
-
 def gcp_main(spec: ClusterSpec) -> None:
     cluster = GcpGpuCluster(spec.name, GcpGpuClusterArgs(spec, pulumi.Config("gcp").require("project")))
-    plans = [plan_pool(spec, pool) for pool in spec.pools]
-    pulumi.export("cluster", spec.name)
-    pulumi.export("region", spec.region)
-    pulumi.export(
-        "pools",
-        {
-            plan.pool.name: {
-                "machineType": plan.instance.name,
-                "zone": plan.zones[0],
-                "size": plan.pool.size.desired_or_min,
-                "gpusPerNode": plan.gpus_per_node,
-                "nics": [f"{nic.network}{'-' + str(nic.subnet) if nic.network == 'rdma' else ''}:{nic.nic_type}" for nic in plan.nics],
-                "capacity": list(plan.pool.capacity.sources),
-                "compactPlacement": plan.placement_group,
-                "rollout": "rolling" if plan.rolling else "manual",
-                **({"nodePool": cluster.kubernetes.node_pools[plan.pool.name].name} if cluster.kubernetes
-                   else {"instanceGroup": cluster.groups[plan.pool.name].instance_group}),
-            }
-            for plan in plans
-        },
-    )
+    export_outputs(cluster.outputs)
     if cluster.kubernetes:
         _export_kubernetes(spec, cluster.kubernetes.cluster_name, cluster.kubernetes.kubeconfig)
-    _export_gpus(plans)
-    announce_rollouts(spec, plans)
-    pulumi.export("storage", {"datasetBucket": cluster.storage.dataset_bucket, "checkpointBucket": cluster.storage.checkpoint_bucket})
+    announce_rollouts(spec, [plan_pool(spec, pool) for pool in spec.pools])
 
 
 def existing_main(spec: ClusterSpec) -> None:
@@ -170,28 +94,12 @@ def existing_main(spec: ClusterSpec) -> None:
     kubeconfig = (pulumi.Config(CONFIG_NAMESPACE).require_secret(KUBECONFIG_SECRET)
                   if spec.site.kubeconfig == "stack-secret" else None)
     cluster = ExistingCluster(spec.name, ExistingClusterArgs(spec, kubeconfig))
-    plans = [plan_pool(spec, pool) for pool in spec.pools]
-    fabrics = {fabric.pool.name: fabric for fabric in pool_fabrics(spec)}
-    pulumi.export("cluster", spec.name)
-    pulumi.export("region", spec.region)
-    pulumi.export("pools", {
-        plan.pool.name: {
-            "nodeType": plan.instance.name,
-            "nodes": plan.pool.size.max,
-            "nodeSelector": dict(plan.pool.node_selector),
-            "gpusPerNode": plan.gpus_per_node,
-            **({"fabric": {"link": fabrics[plan.pool.name].link, "ports": len(fabrics[plan.pool.name].rails),
-                           "devices": node_resources(spec, fabrics[plan.pool.name])}}
-               if plan.pool.name in fabrics else {}),
-        }
-        for plan in plans
-    })
+    export_outputs(cluster.outputs)
     pulumi.export("kubernetes", {
         "clusterQueue": spec.name,
         "localQueues": {team.name: f"{team.name}/{team.name}" for team in spec.kubernetes.teams},
         "releases": cluster.releases,
     })
-    _export_gpus(plans)
 
 
 def announce_rollouts(spec: ClusterSpec, plans: list[PoolPlan]) -> None:
@@ -209,8 +117,3 @@ def announce_rollouts(spec: ClusterSpec, plans: list[PoolPlan]) -> None:
         else:
             pulumi.log.info(f"pool '{pool.name}': rollout manual: a changed image or template reaches new nodes only; "
                             "running nodes keep the old one until they are replaced (rollout.strategy: rolling changes that)")
-
-
-def _export_gpus(plans: list[PoolPlan]) -> None:
-    pulumi.export("gpus", {"min": sum(p.gpus_per_node * p.pool.size.min for p in plans),
-                           "max": sum(p.gpus_per_node * p.pool.size.max for p in plans)})

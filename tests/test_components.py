@@ -39,7 +39,7 @@ def test_components_register_their_outputs(p5_preview):
     outputs = {urn.rsplit("::", 2)[1].split("$")[-1]: out for urn, out in p5_preview.component_outputs.items()}
     assert {"vpcId", "privateSubnetIds", "efaSecurityGroupId", "placementGroups"} <= set(outputs["gpucluster:aws:ClusterNetwork"])
     assert {"launchTemplateId", "autoScalingGroupName"} <= set(outputs["gpucluster:aws:GpuInstanceGroup"])
-    assert "autoScalingGroups" in outputs["gpucluster:aws:GpuCluster"]
+    assert outputs["gpucluster:aws:GpuCluster"]["pools"]["train"]["autoScalingGroup"].startswith("t-train-asg-")
 
 
 def test_launch_template_carries_full_p5_fabric_and_hardening(p5_preview):

@@ -8,6 +8,8 @@ import pulumi
 import pulumi_aws as aws
 
 from gpucluster import naming
+from gpucluster.fabric import efa_device_count
+from gpucluster.outputs import cluster_outputs, shared_file_system
 from gpucluster.plan import PoolPlan, address_plan, fabric_zone, lustre_plan, node_setup, plan_pool
 from gpucluster.spec import ClusterSpec
 from gpucluster.userdata import node_script
@@ -70,12 +72,34 @@ class AwsGpuCluster(pulumi.ComponentResource):
         hooked = [g.auto_scaling_group_name for g in self.groups.values() if isinstance(g, SpotTrainingPool)]
         if hooked:  # only spot pools hold a termination hook for their nodes to complete
             identity.allow_lifecycle_actions(hooked)
-        self.register_outputs(
-            {
-                "vpcId": self.network.vpc_id,
-                "autoScalingGroups": {n: g.auto_scaling_group_name for n, g in self.groups.items()},
-            }
+        self.outputs = cluster_outputs(
+            spec, plans, {plan.pool.name: self._pool_outputs(plan) for plan in plans},
+            network={"id": self.network.vpc_id, "subnets": self.network.private_subnet_ids},
+            storage={
+                "datasetBucket": self.storage.dataset_bucket, "checkpointBucket": self.storage.checkpoint_bucket,
+                "kmsKey": self.storage.kms_key_arn, "sharedFileSystem": shared_file_system(spec, self.storage.file_system_id),
+            } if self.storage else None,
         )
+        self.register_outputs(self.outputs)
+
+    def _pool_outputs(self, plan: PoolPlan) -> dict:
+        """What only an AWS pool has: its EFA devices, reservation or block, and its group (or EKS node group)."""
+        capacity = plan.pool.capacity
+        outputs: dict = {"efaInterfacesPerNode": efa_device_count(plan.interfaces)}
+        if capacity.reservation_id:
+            outputs["reservationId"] = capacity.reservation_id
+        if capacity.block_start:
+            # Instances of a capacity block are terminated when it ends: checkpoint before this time.
+            outputs["blockStart"] = capacity.block_start.isoformat()
+            outputs["blockEnd"] = capacity.block_end.isoformat()
+        if self.kubernetes:
+            return {**outputs, "nodeGroup": self.kubernetes.node_groups[plan.pool.name].node_group_name}
+        group = self.groups[plan.pool.name]
+        outputs["autoScalingGroup"] = group.auto_scaling_group_name
+        if isinstance(group, SpotTrainingPool):
+            outputs["interruptionQueueUrl"] = group.queue_url
+            outputs["checkpointTo"] = plan.pool.checkpoint.to
+        return outputs
 
     def _kubernetes(self, identity: NodeIdentity) -> EksCluster:
         spec, storage = self._spec, self.storage

@@ -8,6 +8,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from gpucluster import naming
+from gpucluster.outputs import cluster_outputs, shared_file_system
 from gpucluster.plan import (PoolPlan, address_plan, fabric_zone, gcp_network_plan, gcs_bucket_location, managed_lustre_plan,
                              node_setup, plan_pool)
 from gpucluster.spec import ClusterSpec
@@ -68,7 +69,21 @@ class GcpGpuCluster(pulumi.ComponentResource):
         self._spec = spec
         self.kubernetes = self._kubernetes(name, args.project, email, labels, stack_key) if spec.kubernetes else None
         self.groups = {} if spec.kubernetes else {plan.pool.name: self._group(name, plan, labels, email, child) for plan in plans}
-        self.register_outputs({"instanceGroups": {n: g.instance_group for n, g in self.groups.items()}})
+        lustre_id = naming.lustre_instance_id(naming.storage(name), stack_key)
+        self.outputs = cluster_outputs(
+            spec, plans, {plan.pool.name: self._pool_outputs(plan) for plan in plans},
+            network={"id": self.network.networks["host"], "subnets": self.network.subnets},
+            storage={"datasetBucket": self.storage.dataset_bucket, "checkpointBucket": self.storage.checkpoint_bucket,
+                     "kmsKey": self.storage.kms_key, "sharedFileSystem": shared_file_system(spec, lustre_id)},
+        )
+        self.register_outputs(self.outputs)
+
+    def _pool_outputs(self, plan: PoolPlan) -> dict:
+        """What only a GCP pool has: its NICs, compact placement, and its instance group (or GKE node pool)."""
+        nics = [f"{nic.network}{'-' + str(nic.subnet) if nic.network == 'rdma' else ''}:{nic.nic_type}" for nic in plan.nics]
+        group = ({"nodePool": self.kubernetes.node_pools[plan.pool.name].name} if self.kubernetes
+                 else {"instanceGroup": self.groups[plan.pool.name].instance_group})
+        return {"nics": nics, "compactPlacement": plan.placement_group, **group}
 
     def _kubernetes(self, name: str, project: str, email, labels: dict[str, str], stack_key: str) -> GkeCluster:
         spec, network = self._spec, self.network

@@ -10,7 +10,9 @@ import pulumi
 
 from gpucluster import naming
 from gpucluster.kube.addons import releases
-from gpucluster.kube.rdma import fabric_objects
+from gpucluster.kube.rdma import fabric_objects, node_resources, pool_fabrics
+from gpucluster.outputs import cluster_outputs
+from gpucluster.plan import PoolPlan, plan_pool
 from gpucluster.kube.site import site_record
 from gpucluster.spec import ClusterSpec
 
@@ -36,4 +38,16 @@ class ExistingCluster(pulumi.ComponentResource):
             objects=[record, *fabric_objects(spec)],
         ), opts=pulumi.ResourceOptions(parent=self))
         self.releases = {release.chart.name: release.chart.version for release in releases(spec)}
-        self.register_outputs({"releases": self.releases, "site": record["data"]})
+        fabrics = {fabric.pool.name: fabric for fabric in pool_fabrics(spec)}
+        plans = [plan_pool(spec, pool) for pool in spec.pools]
+        self.outputs = cluster_outputs(spec, plans, {plan.pool.name: _pool_outputs(spec, plan, fabrics) for plan in plans},
+                                       network=None, storage=None)
+        self.register_outputs({**self.outputs, "releases": self.releases, "site": record["data"]})
+
+
+def _pool_outputs(spec: ClusterSpec, plan: PoolPlan, fabrics: dict) -> dict:
+    """What only a pool of an existing cluster has: the selector that finds its nodes, and its RDMA devices."""
+    outputs: dict = {"nodeSelector": dict(plan.pool.node_selector)}
+    if fabric := fabrics.get(plan.pool.name):
+        outputs["fabric"] = {"link": fabric.link, "ports": len(fabric.rails), "devices": node_resources(spec, fabric)}
+    return outputs
