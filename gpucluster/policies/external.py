@@ -29,7 +29,6 @@ import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
-from concurrent import futures
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -39,9 +38,10 @@ import grpc
 import yaml
 from google.protobuf import empty_pb2, json_format
 from pulumi.runtime.proto import analyzer_pb2 as proto
-from pulumi.runtime.proto import analyzer_pb2_grpc, engine_pb2, engine_pb2_grpc
+from pulumi.runtime.proto import analyzer_pb2_grpc
 
 from ..preview.engine import PreviewResult
+from ..preview.services import EngineService, serve_engine
 from .harness import WIRE_LEVELS, AnalyzerRequests, PolicyInfo, Violation, as_struct, reconcile_infos
 
 START_SECONDS = 300  # a TypeScript pack is compiled when it starts
@@ -139,41 +139,6 @@ def _node(folder: Path, program: Path, options: dict[str, Any], log) -> tuple[li
     return [node, where.stdout.strip(), *str(options.get("nodeargs", "")).split()], env
 
 
-class _Engine(engine_pb2_grpc.EngineServicer):
-    """The part of the engine's gRPC service a policy pack calls: logging, and the root resource."""
-
-    def __init__(self, stack_urn: str):
-        self.stack_urn = stack_urn
-        self.logs: list[str] = []
-
-    def Log(self, request, context):
-        severity = engine_pb2.LogSeverity.Name(request.severity).lower()
-        self.logs.append(f"{severity}: {request.message.strip()}")
-        return empty_pb2.Empty()
-
-    def GetRootResource(self, request, context):
-        return engine_pb2.GetRootResourceResponse(urn=self.stack_urn)
-
-    def SetRootResource(self, request, context):
-        return engine_pb2.SetRootResourceResponse()
-
-    def RequirePulumiVersion(self, request, context):
-        return engine_pb2.RequirePulumiVersionResponse()
-
-
-@contextmanager
-def _engine(stack_urn: str) -> Iterator[tuple[_Engine, str]]:
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
-    servicer = _Engine(stack_urn)
-    engine_pb2_grpc.add_EngineServicer_to_server(servicer, server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    try:
-        yield servicer, f"127.0.0.1:{port}"
-    finally:
-        server.stop(0)
-
-
 @contextmanager
 def _started(command: list[str], cwd: Path, env: dict[str, str], folder: Path) -> Iterator[int]:
     """The pack's process, until the block ends; yields the port it printed."""
@@ -234,7 +199,7 @@ def _initial(response: proto.AnalyzerInfo) -> dict[str, Any]:
     return initial
 
 
-def _call(folder: Path, what: str, method, request, engine: _Engine):
+def _call(folder: Path, what: str, method, request, engine: EngineService):
     try:
         return method(request, timeout=CALL_SECONDS)
     except grpc.RpcError as exc:
@@ -259,7 +224,7 @@ def run_pack(folder: Path, result: PreviewResult, user_config: dict[str, Any] | 
     log(f"policy pack {folder.name}: starting ({runtime['name']})")
     command, extra_env = (_node if node else _python)(folder, program, runtime["options"], log)
     requests = requests or AnalyzerRequests(result)
-    with _engine(requests.stack_urn) as (engine, address):
+    with serve_engine(requests.stack_urn) as (engine, address):
         env = _environment(result, stack_config or {}, extra_env, node)
         with _started([*command, address, str(program)], program, env, folder) as port, \
                 grpc.insecure_channel(f"127.0.0.1:{port}", options=[("grpc.max_receive_message_length", _MESSAGE_BYTES),
