@@ -21,12 +21,14 @@ def read_spec() -> ClusterSpec:
     if raw is None:
         raise pulumi.RunError(f"stack config has no '{CONFIG_NAMESPACE}:{CONFIG_KEY}'; see README, 'Cluster spec'")
     try:
-        spec, warnings = load_spec(raw)
+        checked = load_spec(raw)
     except SpecError as exc:
         raise pulumi.RunError(str(exc)) from None
-    for warning in warnings:
-        pulumi.log.warn(f"{warning.path}: {warning.message}")
-    return spec
+    for warning in checked.warnings:
+        pulumi.log.warn(warning.text)
+    for skipped in checked.skipped:  # not warnings, but never silent
+        pulumi.log.info(str(skipped))
+    return checked.spec
 
 
 def check_provider_config(spec: ClusterSpec) -> None:
@@ -39,9 +41,10 @@ def check_provider_config(spec: ClusterSpec) -> None:
     configured = provider.get("region")
     if configured != spec.region:
         problems.append(Problem(f"{spec.cloud}:region", f"stack config {spec.cloud}:region is {configured!r}, but the "
-                                f"cluster spec says region {spec.region!r}; set them equal"))
+                                f"cluster spec says region {spec.region!r}; set them equal", code="GPC-PROVIDER-REGION"))
     if spec.cloud == "gcp" and not provider.get("project"):
-        problems.append(Problem("gcp:project", "stack config gcp:project is not set; the RoCE network profile and the KMS grants need it"))
+        problems.append(Problem("gcp:project", "stack config gcp:project is not set; the RoCE network profile and the KMS "
+                                "grants need it", code="GPC-PROVIDER-PROJECT"))
     if problems:
         raise pulumi.RunError(format_problems(problems))
 

@@ -12,28 +12,35 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
+from .problems import CheckFailed
+
 Source = Literal["reservation", "capacity-block", "on-demand", "spot", "flex-start"]
 RENDERABLE_ORDER: tuple[Source, ...] = ("reservation", "on-demand", "spot")
 SPOT_STRATEGY = "price-capacity-optimized"  # AWS's recommendation: fewer interruptions than lowest-price
 
 
-def ordering_problem(sources: tuple[str, ...], on_demand_base: int) -> str | None:
+def ordering_problem(sources: tuple[str, ...], on_demand_base: int) -> CheckFailed | None:
     """Why AWS cannot honour this order, or None."""
     if len(set(sources)) != len(sources):
-        return f"{list(sources)} lists a source twice"
+        return CheckFailed("GPC-CAPACITY-DUPLICATE", f"{list(sources)} lists a source twice")
     if "capacity-block" in sources and len(sources) > 1:
-        return "a capacity block is its own market: it cannot share a group with other sources; give it a pool of its own"
+        return CheckFailed("GPC-BLOCK-ALONE", "a capacity block is its own market: it cannot share a group with other "
+                           "sources; give it a pool of its own")
     if "flex-start" in sources and len(sources) > 1:
-        return "flex-start (GCP Dynamic Workload Scheduler) is its own provisioning model: it cannot share a group with other sources"
+        return CheckFailed("GPC-FLEX-ALONE", "flex-start (GCP Dynamic Workload Scheduler) is its own provisioning "
+                           "model: it cannot share a group with other sources")
     if not {"capacity-block", "flex-start"} & set(sources) and list(sources) != [s for s in RENDERABLE_ORDER if s in sources]:
-        return (
+        return CheckFailed(
+            "GPC-CAPACITY-ORDER",
             f"{list(sources)}: AWS groups fill their on-demand base from reservations, then on-demand, and put spot "
-            "above it; they never fall back from spot to on-demand. Order the sources as reservation, on-demand, spot"
+            "above it; they never fall back from spot to on-demand. Order the sources as reservation, on-demand, spot",
         )
     if "spot" in sources and len(sources) > 1 and on_demand_base < 1:
-        return f"{list(sources)} mixes spot with {sources[0]}: set onDemandBase to the number of {sources[0]} nodes below the spot ones"
+        return CheckFailed("GPC-CAPACITY-BASE-MISSING", f"{list(sources)} mixes spot with {sources[0]}: set onDemandBase "
+                           f"to the number of {sources[0]} nodes below the spot ones")
     if on_demand_base and ("spot" not in sources or len(sources) == 1):
-        return "onDemandBase applies only when spot follows on-demand or reservation capacity"
+        return CheckFailed("GPC-CAPACITY-BASE-UNUSED", "onDemandBase applies only when spot follows on-demand or "
+                           "reservation capacity")
     return None
 
 
@@ -41,14 +48,15 @@ BLOCK_DAY_STEPS = 14  # 1-day increments up to 14 days, then 7-day increments up
 BLOCK_MAX_DAYS = 182  # "Capacity Blocks for ML")
 
 
-def block_problem(start: datetime, end: datetime) -> str | None:
+def block_problem(start: datetime, end: datetime) -> CheckFailed | None:
     duration = end - start
     if duration <= timedelta(0):
-        return f"blockEnd ({end.isoformat()}) is not after blockStart ({start.isoformat()})"
+        return CheckFailed("GPC-BLOCK-DATES-ORDER", f"blockEnd ({end.isoformat()}) is not after blockStart ({start.isoformat()})")
     days = duration / timedelta(days=1)
     valid = days == int(days) and (days <= BLOCK_DAY_STEPS or (days % 7 == 0 and days <= BLOCK_MAX_DAYS))
     if not valid:
-        return f"a capacity block lasts 1 to {BLOCK_DAY_STEPS} whole days, or whole weeks up to {BLOCK_MAX_DAYS} days; this one lasts {days:g} days"
+        return CheckFailed("GPC-BLOCK-DURATION", f"a capacity block lasts 1 to {BLOCK_DAY_STEPS} whole days, or whole "
+                           f"weeks up to {BLOCK_MAX_DAYS} days; this one lasts {days:g} days")
     return None
 
 

@@ -202,6 +202,36 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_docs(args: argparse.Namespace) -> int:
+    """The spec's inputs as Markdown tables; or check or rewrite a file's generated region (README, "Spec reference")."""
+    from . import docs
+
+    content = docs.render()
+    target = args.check or args.write
+    if not target:
+        print(content, end="")
+        return EXIT_OK
+    try:
+        text = Path(target).read_text()
+        current = docs.region(text)
+    except (OSError, docs.RegionError) as exc:
+        print(f"error: {target}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.write:
+        if current != content:
+            Path(target).write_text(docs.replace_region(text, content))
+            print(f"wrote the spec reference in {target}", file=sys.stderr)
+        return EXIT_OK
+    found = docs.differences(current, content)
+    if found:
+        print(f"{target}: the spec reference differs from the spec's schema; run `gpucluster docs --write {target}`",
+              file=sys.stderr)
+        for line in found:
+            print(f"  {line}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
 def cmd_catalog(args: argparse.Namespace) -> int:
     clouds = [args.cloud] if args.cloud else ["aws", "gcp", "kubernetes"]
     rows = [("type", "accelerator", "vcpu", "mem GiB", "fabric", "local disks", "regions")]
@@ -309,6 +339,15 @@ def build_parser() -> argparse.ArgumentParser:
     schema = sub.add_parser("schema", help="print the JSON Schema of the cluster spec")
     schema.add_argument("--output", "-o", help="write to this file instead of standard output")
     schema.set_defaults(func=cmd_schema)
+
+    docs_cmd = sub.add_parser("docs", help="print the spec's inputs as Markdown tables, one per type (README, 'Spec "
+                              "reference')")
+    docs_target = docs_cmd.add_mutually_exclusive_group()
+    docs_target.add_argument("--check", metavar="README.md", help="exit 1 when the file's region between "
+                             "<!-- spec-inputs:begin --> and <!-- spec-inputs:end --> differs from the tables; "
+                             "names the tables that differ")
+    docs_target.add_argument("--write", metavar="README.md", help="rewrite that region of the file with the tables")
+    docs_cmd.set_defaults(func=cmd_docs)
 
     listing = sub.add_parser("catalog", help="list the instance types the catalog knows")
     listing.add_argument("--cloud", choices=["aws", "gcp", "kubernetes"])

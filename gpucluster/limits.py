@@ -35,12 +35,13 @@ def _name_problem(field: str, value: str, names: list[tuple[naming.Limit, str]])
             over.append((len(physical) - limit.max_length, limit, shown))
         elif not re.fullmatch(limit.pattern, physical):
             yield Problem(field, f"'{value}' makes the {limit.label} name {shown} invalid: {limit.label} names allow "
-                                 f"{limit.allowed} ({limit.source}). Choose another {field}")
+                                 f"{limit.allowed} ({limit.source}). Choose another {field}", code="GPC-NAME-INVALID")
             return
     if over:
         excess, limit, shown = max(over, key=lambda o: o[0])
         yield Problem(field, f"'{value}' makes the {limit.label} name {shown} {limit.max_length + excess} characters long; the "
-                             f"limit is {limit.max_length} ({limit.source}). Shorten {field} to at most {len(value) - excess} characters")
+                             f"limit is {limit.max_length} ({limit.source}). Shorten {field} to at most {len(value) - excess} characters",
+                      code="GPC-NAME-LENGTH")
 
 
 def spec_names(spec: ClusterSpec) -> Iterator[tuple[str, str, list[tuple[naming.Limit, str]]]]:
@@ -77,16 +78,19 @@ def check_tags(spec: ClusterSpec) -> Iterator[Problem]:
     if len(keys) > limit:
         yield Problem("tags.extra", f"{len(extra)} extra tags give a pool's resources {len(keys)} with the {len(added)} gpucluster "
                                     f"adds ({', '.join(added)}); {spec.cloud.upper()} allows {limit} per resource ({source}). "
-                                    f"Keep at most {len(extra) - (len(keys) - limit)} extra tags")
+                                    f"Keep at most {len(extra) - (len(keys) - limit)} extra tags",
+                      code="GPC-TAGS-COUNT")
     for path, key, value in _spec_tags(spec):
         if spec.cloud == "aws":
             bad = next((c for c in key + value if not (c.isalnum() or c in naming.AWS_TAG_PUNCTUATION)), None)
             if bad:
                 yield Problem(path, f"'{bad}' in tag {key}={value!r}: AWS tags take letters, digits, spaces and "
-                                    f"{' '.join(naming.AWS_TAG_PUNCTUATION.strip())} ({_TAG_SOURCE})")
+                                    f"{' '.join(naming.AWS_TAG_PUNCTUATION.strip())} ({_TAG_SOURCE})",
+                              code="GPC-TAG-CHARS")
         elif reason := _label_problem(key, value):
             yield Problem(path, f"{reason}: GCP label keys and values take at most 63 lowercase letters, digits, '_' and '-', "
-                                f"and keys start with a letter ({_LABEL_SOURCE})")
+                                f"and keys start with a letter ({_LABEL_SOURCE})",
+                          code="GPC-LABEL-INVALID")
 
 
 def _label_problem(key: str, value: str) -> str | None:
@@ -114,7 +118,8 @@ def check_image_ids(spec: ClusterSpec) -> Iterator[Problem]:
     pattern, forms = _IMAGE_FORMS[spec.cloud]
     for i, pool in enumerate(spec.pools):
         if pool.image_id is not None and not pattern.fullmatch(pool.image_id):
-            yield Problem(f"pools[{i}].imageId", f"'{pool.image_id}' is not an image {spec.cloud} can boot: give {forms}")
+            yield Problem(f"pools[{i}].imageId", f"'{pool.image_id}' is not an image {spec.cloud} can boot: give {forms}",
+                          code="GPC-IMAGE-ID")
 
 
 # What the user data holds that is unknown until deploy, at its documented longest: the file system's address and mount name.
@@ -159,7 +164,8 @@ def check_user_data(spec: ClusterSpec) -> Iterator[Problem]:
             fields = _free_text(setup, i)
             path = max(fields, key=lambda p: len(fields[p]))  # the longest free text in it is the one to shorten
             yield Problem(path, f"makes the node setup script of pools[{i}] too large ({exc}), counting the file system's "
-                                f"address and mount name at their longest ({_USER_DATA_SOURCE}). Shorten {path}")
+                                f"address and mount name at their longest ({_USER_DATA_SOURCE}). Shorten {path}",
+                          code="GPC-USERDATA-SIZE")
 
 
 CAPACITY_BLOCK_MAX = 64  # EC2 API Reference, DescribeCapacityBlockOfferings: InstanceCount
@@ -170,7 +176,7 @@ def check_capacity_blocks(spec: ClusterSpec) -> Iterator[Problem]:
         if pool.capacity.plan().capacity_block and pool.size.max > CAPACITY_BLOCK_MAX:
             yield Problem(f"pools[{i}].size.max", f"{pool.size.max} instances in one capacity block; a Capacity Block for ML "
                           f"holds at most {CAPACITY_BLOCK_MAX} (EC2 API Reference, DescribeCapacityBlockOfferings: InstanceCount). "
-                          "Split the pool, one block each")
+                          "Split the pool, one block each", code="GPC-BLOCK-MAX")
 
 
 def check_pool_zones_once(spec: ClusterSpec) -> Iterator[Problem]:
@@ -178,7 +184,8 @@ def check_pool_zones_once(spec: ClusterSpec) -> Iterator[Problem]:
         for j, zone in enumerate(pool.zones):
             if zone in pool.zones[:j]:
                 first = pool.zones.index(zone)
-                yield Problem(f"pools[{i}].zones[{j}]", f"'{zone}' is already pools[{i}].zones[{first}]; list each zone once")
+                yield Problem(f"pools[{i}].zones[{j}]", f"'{zone}' is already pools[{i}].zones[{first}]; list each zone once",
+                              code="GPC-POOL-ZONE-DUPLICATE")
 
 
 def limit_problems(spec: ClusterSpec) -> list[Problem]:

@@ -25,6 +25,7 @@ from pydantic.alias_generators import to_camel
 
 from . import naming
 from .capacity import CapacityPlan, Source, block_problem, ordering_problem
+from .problems import CheckFailed
 
 CONFIG_NAMESPACE = "gpucluster"
 CONFIG_KEY = "cluster"
@@ -34,7 +35,8 @@ _NAME = re.compile(r"^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$")
 
 def _name(value: str) -> str:
     if not _NAME.match(value):
-        raise ValueError("use 1-32 lowercase letters, digits and '-', starting with a letter and not ending with '-'")
+        raise CheckFailed("GPC-NAME-FORMAT", "use 1-32 lowercase letters, digits and '-', starting with a letter and not "
+                          "ending with '-'")
     return value
 
 
@@ -46,7 +48,7 @@ def _ipv4_network(value: str) -> str:
     try:
         return str(ipaddress.IPv4Network(value, strict=True))
     except ValueError as exc:
-        raise ValueError(f"not an IPv4 network in CIDR form such as 10.0.0.0/16 ({exc})") from None
+        raise CheckFailed("GPC-CIDR-FORMAT", f"not an IPv4 network in CIDR form such as 10.0.0.0/16 ({exc})") from None
 
 
 Cidr = Annotated[str, AfterValidator(_ipv4_network)]
@@ -61,12 +63,26 @@ class _Model(BaseModel):
 class Network(_Model):
     """VPC address plan. Subnets default to equal slices of `cidr`, one per zone, plus one public slice for NAT."""
 
-    cidr: Cidr = "10.0.0.0/16"
-    private_subnets: dict[str, Cidr] = Field(
-        default_factory=dict, description="zone -> CIDR; zones left out get a default slice"
+    cidr: Cidr = Field(
+        default="10.0.0.0/16",
+        description="The VPC's IPv4 range in CIDR form, /16 to /24, without host bits (10.0.0.1/16 is refused). It is "
+        "cut into 16 equal slices: slice i for the i-th cluster zone's private subnet, the last for the public one; on "
+        "GCP the host subnet is the first slice",
     )
-    public_subnet: Cidr | None = Field(default=None, description="Holds the NAT gateway; default: the last slice")
-    nat: bool = Field(default=True, description="Outbound internet through a NAT gateway")
+    private_subnets: dict[str, Cidr] = Field(
+        default_factory=dict,
+        description="AWS: zone -> CIDR of that zone's private subnet; keys are cluster zones, each subnet inside cidr, "
+        "/28 or larger and overlapping no other. Zones left out get their default slice; not on GCP, whose subnets "
+        "are regional",
+    )
+    public_subnet: Cidr | None = Field(
+        default=None, description="AWS: the public subnet that holds the NAT gateway, inside cidr and overlapping no "
+        "private subnet; default: the last of the 16 slices",
+    )
+    nat: bool = Field(
+        default=True, description="AWS: outbound internet for the private subnets through a NAT gateway (default on); "
+        "nodes reach S3 through the VPC's gateway endpoint either way. GCP always gets Cloud NAT",
+    )
     flow_log_retention_days: Literal[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
                                      2557, 2922, 3288, 3653] = Field(
         default=365, description="AWS: how long the VPC flow logs are kept in CloudWatch Logs (the values it accepts); "
@@ -78,21 +94,32 @@ class Network(_Model):
     def _vpc_size(cls, value: str) -> str:
         prefix = ipaddress.IPv4Network(value).prefixlen
         if not 16 <= prefix <= 24:
-            raise ValueError(f"prefix /{prefix} is outside /16../24 (AWS allows /16 to /28; /24 is the smallest with room for slices)")
+            raise CheckFailed("GPC-VPC-SIZE", f"prefix /{prefix} is outside /16../24 (AWS allows /16 to /28; /24 is the "
+                              "smallest with room for slices)")
         return value
 
 
 class Size(_Model):
-    min: int = Field(default=0, ge=0, le=5000, description="Default 0: pools scale to zero")
-    desired: int | None = Field(default=None, ge=0, le=5000, description="Default: min")
-    max: int = Field(ge=0, le=5000)
+    """How many nodes a pool has: min <= desired <= max."""
+
+    min: int = Field(default=0, ge=0, le=5000, description="The fewest nodes, 0 to 5000; default 0: the pool can "
+                     "scale to zero")
+    desired: int | None = Field(
+        default=None, ge=0, le=5000, description="How many nodes to run now, between min and max; default: min. GCP "
+        "groups run at this size (they do not autoscale between min and max yet)",
+    )
+    max: int = Field(
+        ge=0, le=5000, description="The most nodes, 0 to 5000 and at least min. Cost estimates, GPU caps, queue quotas "
+        "and the shared file system's size count every pool at max; capacity blocks and existing clusters' pools need "
+        "min = max",
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> Size:
         if self.min > self.max:
-            raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
+            raise CheckFailed("GPC-SIZE-ORDER", f"min ({self.min}) is greater than max ({self.max})")
         if self.desired is not None and not self.min <= self.desired <= self.max:
-            raise ValueError(f"desired ({self.desired}) is outside min..max ({self.min}..{self.max})")
+            raise CheckFailed("GPC-SIZE-DESIRED", f"desired ({self.desired}) is outside min..max ({self.min}..{self.max})")
         return self
 
     @property
@@ -101,25 +128,55 @@ class Size(_Model):
 
 
 class Capacity(_Model):
-    """Where a pool's nodes come from: `type` first, then each `fallback` in order (see gpucluster.capacity)."""
+    """Where a pool's nodes come from: `type` first, then each `fallback` in order (see README, "Capacity")."""
 
-    type: Source = "on-demand"
-    fallback: list[Source] = Field(default_factory=list)
-    on_demand_base: int = Field(default=0, ge=0, description="Nodes from the sources before spot; spot fills the rest")
-    reservation_id: Annotated[str, StringConstraints(pattern=r"^cr-[0-9a-f]{8,17}$")] | None = None
-    reservation_group_arn: Annotated[str, StringConstraints(pattern=r"^arn:aws[a-z-]*:resource-groups:")] | None = None
+    type: Source = Field(
+        default="on-demand",
+        description="The first capacity source; default on-demand. reservation and capacity-block use reserved capacity "
+        "(see reservationId), spot spare capacity, flex-start GCP's Dynamic Workload Scheduler",
+    )
+    fallback: list[Source] = Field(
+        default_factory=list,
+        description="Later sources, in order of preference, none listed twice. AWS honours only the order reservation, "
+        "on-demand, spot (spot after another source needs onDemandBase); capacity-block and flex-start stand alone, and "
+        "GCP and Kubernetes pools take no fallback (one source per pool)",
+    )
+    on_demand_base: int = Field(
+        default=0, ge=0, description="When spot follows on-demand or reservation: how many nodes come from those "
+        "sources (at least 1, at most size.max); spot fills the rest. Default 0, the only value allowed otherwise",
+    )
+    reservation_id: Annotated[str, StringConstraints(pattern=r"^cr-[0-9a-f]{8,17}$")] | None = Field(
+        default=None,
+        description="AWS: the id of the capacity reservation or purchased capacity block (cr- and 8 to 17 hex digits); "
+        "capacity-block needs it. reservation needs exactly one of reservationId, reservationGroupArn or (GCP) "
+        "reservationName",
+    )
+    reservation_group_arn: Annotated[str, StringConstraints(pattern=r"^arn:aws[a-z-]*:resource-groups:")] | None = Field(
+        default=None, description="AWS, reservation: the ARN of a resource group of capacity reservations to target, "
+        "instead of one reservationId",
+    )
     reservation_name: Annotated[str, StringConstraints(pattern=r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")] | None = Field(
-        default=None, description="GCP: the specific reservation to consume"
+        default=None, description="GCP, reservation: the specific reservation to consume (lowercase letters, digits and "
+        "'-', up to 63 characters)",
     )
     placement_group: str | None = Field(
-        default=None, description="The cluster placement group the reservation was made for, if any"
+        default=None, description="reservation or capacity-block: the cluster placement group the reservation was made "
+        "for, used as it is. Default: none, as a placement group the reservation does not cover leaves instances "
+        "unlaunchable",
     )
     max_run_hours: float | None = Field(
-        default=None, gt=0, description="flex-start: how long a VM may run (10 minutes to 7 days); default 7 days"
+        default=None, gt=0, description="flex-start: how long a VM may run, in hours (10 minutes to 7 days: 1/6 to "
+        "168); default 7 days",
     )
     # With a time zone (Z or +hh:mm): a block starts at a fixed instant, and a naive time would be guessed.
-    block_start: AwareDatetime | None = None
-    block_end: AwareDatetime | None = None
+    block_start: AwareDatetime | None = Field(
+        default=None, description="capacity-block: when the block starts, a timestamp with a time zone (such as "
+        "2026-12-01T00:00:00Z or +hh:mm); optional, given with blockEnd. The window goes into the outputs",
+    )
+    block_end: AwareDatetime | None = Field(
+        default=None, description="capacity-block: when the block ends, with a time zone, given with blockStart; a "
+        "block lasts 1 to 14 whole days, or whole weeks up to 182 days",
+    )
 
     @property
     def sources(self) -> tuple[str, ...]:
@@ -130,26 +187,29 @@ class Capacity(_Model):
         sources = self.sources
         problem = ordering_problem(sources, self.on_demand_base)
         if problem:
-            raise ValueError(problem)
+            raise problem
         reserved = "reservation" in sources or "capacity-block" in sources
         has_id, has_group = self.reservation_id is not None, self.reservation_group_arn is not None
         has_name = self.reservation_name is not None
         if "capacity-block" in sources and not has_id:
-            raise ValueError("capacity-block needs reservationId (the cr-... id of the purchased block)")
+            raise CheckFailed("GPC-BLOCK-ID", "capacity-block needs reservationId (the cr-... id of the purchased block)")
         if "reservation" in sources and has_id + has_group + has_name != 1:
-            raise ValueError("reservation needs exactly one of reservationId or reservationGroupArn (AWS), or reservationName (GCP)")
+            raise CheckFailed("GPC-RESERVATION-TARGET", "reservation needs exactly one of reservationId or "
+                              "reservationGroupArn (AWS), or reservationName (GCP)")
         if not reserved and (has_id or has_group or has_name or self.placement_group):
-            raise ValueError(f"reservationId/reservationGroupArn/reservationName/placementGroup only apply to reservation or capacity-block, not {list(sources)}")
+            raise CheckFailed("GPC-RESERVATION-FIELDS", "reservationId/reservationGroupArn/reservationName/placementGroup "
+                              f"only apply to reservation or capacity-block, not {list(sources)}")
         if self.max_run_hours is not None and "flex-start" not in sources:
-            raise ValueError("maxRunHours only applies to flex-start")
+            raise CheckFailed("GPC-FLEX-HOURS-UNUSED", "maxRunHours only applies to flex-start")
         if self.max_run_hours is not None and not 1 / 6 <= self.max_run_hours <= 168:
-            raise ValueError(f"maxRunHours must be between 10 minutes and 7 days (168 h), not {self.max_run_hours:g}")
+            raise CheckFailed("GPC-FLEX-HOURS-RANGE", "maxRunHours must be between 10 minutes and 7 days (168 h), not "
+                              f"{self.max_run_hours:g}")
         if (self.block_start or self.block_end) and "capacity-block" not in sources:
-            raise ValueError("blockStart/blockEnd only apply to capacity-block")
+            raise CheckFailed("GPC-BLOCK-DATES-UNUSED", "blockStart/blockEnd only apply to capacity-block")
         if (self.block_start is None) != (self.block_end is None):
-            raise ValueError("give both blockStart and blockEnd, or neither")
+            raise CheckFailed("GPC-BLOCK-DATES-PAIR", "give both blockStart and blockEnd, or neither")
         if self.block_start and self.block_end and (problem := block_problem(self.block_start, self.block_end)):
-            raise ValueError(problem)
+            raise problem
         return self
 
     def plan(self) -> CapacityPlan:
@@ -157,15 +217,24 @@ class Capacity(_Model):
 
 
 class Checkpoint(_Model):
-    """What a node does when it is about to be taken away (spot interruption or scale-in)."""
+    """What a spot or flex-start node does when it is about to be taken away (interruption notice or scale-in).
+    No effect on Kubernetes, where the job checkpoints itself."""
 
-    to: Literal["s3", "shared"] = Field(default="s3", description="The checkpoint bucket, or the shared file system")
-    directory: Annotated[str, StringConstraints(pattern=r"^/[A-Za-z0-9._/-]+$")] = "/scratch/checkpoints"
+    to: Literal["s3", "shared"] = Field(
+        default="s3", description="s3: the checkpoint bucket (Cloud Storage on GCP), under <cluster>/<pool>/<instance>; "
+        "shared: <shared mount>/checkpoints/<pool>/<instance> on the shared file system, which needs storage.shared",
+    )
+    directory: Annotated[str, StringConstraints(pattern=r"^/[A-Za-z0-9._/-]+$")] = Field(
+        default="/scratch/checkpoints",
+        description="The node's directory (an absolute path) that is copied on a notice; default /scratch/checkpoints",
+    )
     command: str | None = Field(
-        default=None, description="Run first (e.g. signal the trainer to save); its output goes to the journal"
+        default=None, description="Run first, within the time left (such as a command that signals the trainer to "
+        "save); its output goes to the journal. Default: none, only the copy",
     )
     heartbeat_seconds: int = Field(
-        default=600, ge=30, le=7200, description="How long a terminating node may take (spot notices give 120 s)"
+        default=600, ge=30, le=7200, description="AWS: how long a terminating node may take, in seconds (the lifecycle "
+        "hook's heartbeat, 30 to 7200; default 600). Spot notices give 120 s, GCE 30 s",
     )
 
 
@@ -179,7 +248,8 @@ class Rollout(_Model):
         "proactive update). Default: manual for training and dev pools, rolling for inference",
     )
     min_healthy_percent: int = Field(
-        default=90, ge=0, le=100, description="rolling: the share of the pool kept in service while nodes are replaced"
+        default=90, ge=0, le=100, description="rolling: the percentage of the pool kept in service while nodes are "
+        "replaced (default 90); GCP replaces at most 100 minus this share of the group at a time, at least one VM",
     )
     warmup_seconds: int = Field(
         default=300, ge=0, le=3600,
@@ -190,29 +260,57 @@ class Rollout(_Model):
 class Pool(_Model):
     """One group of identical nodes."""
 
-    name: Name = Field(description=f"Unique in the cluster. {naming.pool_budgets_text()}")
-    instance_type: str
-    alternate_types: list[str] = Field(
-        default_factory=list, description="Other types the group may launch; they must share the fabric layout"
+    name: Name = Field(description="Unique in the cluster: 1-32 lowercase letters, digits and '-', starting with a "
+                       f"letter and not ending with '-'. {naming.pool_budgets_text()}")
+    instance_type: str = Field(
+        description="The instance type (GCP: machine type) from the catalog (`gpucluster catalog`), offered in the "
+        "region and the pool's zones; it decides GPUs, fabric and local disks. Cloud kubernetes: a node type of "
+        "`gpucluster catalog --cloud kubernetes`",
     )
-    size: Size
-    capacity: Capacity = Capacity()
+    alternate_types: list[str] = Field(
+        default_factory=list, description="AWS: other instance types the same group may launch (its mixed instances "
+        "policy); each must have instanceType's fabric layout. Not on reservations or capacity blocks, which hold one type",
+    )
+    size: Size = Field(description="How many nodes: min (default 0), desired (default min) and max")
+    capacity: Capacity = Field(
+        default=Capacity(), description="Where the nodes come from (README, 'Capacity'); default: on-demand only"
+    )
     fabric: Literal["auto", "on", "off"] = Field(
         default="auto",
         description="auto: the type's full fabric when it has one; on: require it; off: none. "
         "The booleans true and false are read as on and off",
     )
     placement: Literal["auto", "cluster", "none"] = Field(
-        default="auto", description="auto: a cluster placement group when the fabric is on"
+        default="auto", description="auto: a cluster placement group (GCP: compact placement) under fabric pools, never "
+        "under reserved capacity; cluster: always, in one zone (on reserved capacity only with capacity.placementGroup); "
+        "none: no placement group",
     )
-    zones: list[str] = Field(default_factory=list, description="Default: the cluster's first zone")
-    purpose: Literal["training", "dev", "inference"] = "training"
-    root_volume_gb: int = Field(default=200, ge=30, le=16384)
+    zones: list[str] = Field(
+        default_factory=list, description="The pool's zones, from the cluster's, each once. Default: the first cluster "
+        "zone offering the type for a fabric pool (a fabric does not cross zones), every cluster zone offering it otherwise",
+    )
+    purpose: Literal["training", "dev", "inference"] = Field(
+        default="training", description="Picks the default rollout (manual for training and dev, rolling for "
+        "inference) and tags the pool's resources (gpucluster:purpose); the cost pack asks training and dev pools to "
+        "use spot or scale to zero",
+    )
+    root_volume_gb: int = Field(
+        default=200, ge=30, le=16384, description="Size of each node's boot volume in GB, 30 to 16384; default 200 "
+        "(AWS: encrypted gp3; GCP: the boot disk, under the cluster's key)",
+    )
     image_id: str | None = Field(
-        default=None, description="AMI id or resolve:ssm: path; default: the Deep Learning AMI for the accelerator"
+        default=None, description="AWS: an AMI id (ami- and 8 or 17 hex digits) or resolve:ssm:<parameter>; GCP: "
+        "[projects/P/]global/images/[family/]NAME. Default: on AWS the Deep Learning AMI for the accelerator, resolved "
+        "at launch through its public SSM parameter, on GCP Ubuntu's accelerator image family; not on Kubernetes",
     )
-    checkpoint: Checkpoint = Checkpoint()
-    rollout: Rollout = Rollout()
+    checkpoint: Checkpoint = Field(
+        default=Checkpoint(), description="What a spot or flex-start node does before it goes (README, 'Spot "
+        "interruptions'); default: copy /scratch/checkpoints to the checkpoint bucket",
+    )
+    rollout: Rollout = Field(
+        default=Rollout(), description="How a changed image or template reaches running nodes; default: manual for "
+        "training and dev pools, rolling for inference (on Kubernetes only rolling)",
+    )
     node_selector: dict[LabelKey, LabelValue] = Field(
         default_factory=dict,
         description="Existing clusters: the node labels that pick this pool's nodes out of the cluster (required there; "
@@ -247,19 +345,39 @@ class Pool(_Model):
     @model_validator(mode="after")
     def _base_fits(self) -> Pool:
         if self.capacity.on_demand_base > self.size.max:
-            raise ValueError(f"capacity.onDemandBase ({self.capacity.on_demand_base}) exceeds size.max ({self.size.max})")
+            raise CheckFailed("GPC-CAPACITY-BASE-SIZE", f"capacity.onDemandBase ({self.capacity.on_demand_base}) exceeds "
+                              f"size.max ({self.size.max})")
         return self
 
 
 class Scratch(_Model):
-    mount: Annotated[str, StringConstraints(pattern=r"^/[A-Za-z0-9._/-]*$")] = "/scratch"
+    """Node-local scratch: the node's local NVMe disks as one RAID0 array with XFS, found or made at every boot (see
+    README, "Storage"). Pools whose type has no local disks skip it, with a warning."""
+
+    mount: Annotated[str, StringConstraints(pattern=r"^/[A-Za-z0-9._/-]*$")] = Field(
+        default="/scratch", description="Where the array is mounted (an absolute path); default /scratch"
+    )
 
 
 class SharedFileSystem(_Model):
-    throughput_gbps_per_gpu: float | None = Field(default=None, gt=0, le=10)
-    throughput_gbps: float | None = Field(default=None, gt=0, le=2000, description="Aggregate target")
-    min_capacity_gib: int = Field(default=1200, ge=1200)
-    mount: Annotated[str, StringConstraints(pattern=r"^/[A-Za-z0-9._/-]*$")] = "/fsx"
+    """A shared Lustre file system on every node: FSx for Lustre on AWS, Managed Lustre on GCP, sized from one
+    throughput target (give exactly one of throughputGbpsPerGpu and throughputGbps)."""
+
+    throughput_gbps_per_gpu: float | None = Field(
+        default=None, gt=0, le=10, description="Throughput target in GB/s per GPU (above 0, at most 10), times the GPUs "
+        "of every pool at its max size; the cheapest layout that meets it is chosen",
+    )
+    throughput_gbps: float | None = Field(
+        default=None, gt=0, le=2000, description="Aggregate throughput target in GB/s (above 0, at most 2000), instead "
+        "of a per-GPU one",
+    )
+    min_capacity_gib: int = Field(
+        default=1200, ge=1200, description="The least capacity to give it, in GiB (at least 1200, the default and FSx's "
+        "smallest); the throughput target may call for more",
+    )
+    mount: Annotated[str, StringConstraints(pattern=r"^/[A-Za-z0-9._/-]*$")] = Field(
+        default="/fsx", description="Where nodes and pods mount it (an absolute path); default /fsx"
+    )
     export_datasets: bool = Field(
         default=False,
         description="AWS: write new, changed and deleted files under <mount>/datasets back to the datasets bucket. "
@@ -270,24 +388,36 @@ class SharedFileSystem(_Model):
     @model_validator(mode="after")
     def _one_target(self) -> SharedFileSystem:
         if (self.throughput_gbps_per_gpu is None) == (self.throughput_gbps is None):
-            raise ValueError("give exactly one of throughputGbpsPerGpu or throughputGbps")
+            raise CheckFailed("GPC-SHARED-TARGET", "give exactly one of throughputGbpsPerGpu or throughputGbps")
         return self
 
 
 class Buckets(_Model):
-    dataset_size_tb: float = Field(default=0, ge=0, description="Expected data size, for cost estimates")
-    checkpoint_size_tb: float = Field(default=0, ge=0)
+    """The dataset and checkpoint buckets (S3 or Cloud Storage, under the cluster's key; see README, "Storage"). They
+    are made when this is set, when storage.shared is, or when a spot pool checkpoints to S3."""
+
+    dataset_size_tb: float = Field(
+        default=0, ge=0, description="Expected size of the datasets in TB (default 0), for the cost estimate only; it "
+        "limits nothing",
+    )
+    checkpoint_size_tb: float = Field(
+        default=0, ge=0, description="Expected size of the checkpoints in TB (default 0), for the cost estimate only"
+    )
     multi_region: bool = Field(
         default=False, description="GCP: the multi-region residency allows (EU under 'eu') instead of the region"
     )
 
 
 class Storage(_Model):
-    """Storage tiers. Validated now; rendered by the storage components (see README, "Status")."""
+    """Storage tiers, each optional (see README, "Storage"): node-local scratch, a shared file system and buckets.
+    Not for cloud kubernetes, whose storage exists."""
 
-    scratch: Scratch | None = None
-    shared: SharedFileSystem | None = None
-    buckets: Buckets | None = None
+    scratch: Scratch | None = Field(default=None, description="Local NVMe as one array; default: none")
+    shared: SharedFileSystem | None = Field(default=None, description="A shared Lustre file system; default: none")
+    buckets: Buckets | None = Field(
+        default=None, description="Expected bucket sizes and their location; default: none (the buckets are still made "
+        "for storage.shared and for spot pools that checkpoint to S3)",
+    )
     key_administrators: list[Annotated[str, StringConstraints(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]+$")]] = Field(
         default_factory=list,
         description="AWS: the IAM roles or users that administer the storage key (its policy names them); default: the "
@@ -310,9 +440,9 @@ _TAG_TEXT = (f"AWS: letters, digits, spaces and {' '.join(naming.AWS_TAG_PUNCTUA
 class Tags(_Model):
     """Tags on every AWS resource, labels on every GCP one."""
 
-    owner: TagValue = Field(description=_TAG_TEXT)
-    cost_center: TagValue = Field(description=_TAG_TEXT)
-    project: TagValue = Field(description=_TAG_TEXT)
+    owner: TagValue = Field(description=f"The owner tag, 1 to 256 characters. {_TAG_TEXT}")
+    cost_center: TagValue = Field(description=f"The cost-center tag (key cost-center), 1 to 256 characters. {_TAG_TEXT}")
+    project: TagValue = Field(description=f"The project tag, 1 to 256 characters. {_TAG_TEXT}")
     extra: dict[Annotated[str, StringConstraints(min_length=1, max_length=128)], TagValue] = Field(
         default_factory=dict,
         description=f"At most {naming.extra_tags_allowed('aws')} on AWS and {naming.extra_tags_allowed('gcp')} on GCP (AWS allows "
@@ -325,7 +455,7 @@ class Tags(_Model):
     def _no_reserved_prefix(cls, value: dict[str, str]) -> dict[str, str]:
         reserved = sorted(k for k in value if k.lower().startswith("aws:"))
         if reserved:
-            raise ValueError(f"tag keys {reserved} use the reserved prefix 'aws:'")
+            raise CheckFailed("GPC-TAG-PREFIX", f"tag keys {reserved} use the reserved prefix 'aws:'")
         return value
 
     def as_dict(self) -> dict[str, str]:
@@ -335,15 +465,28 @@ class Tags(_Model):
 class Residency(_Model):
     """Where data and compute may live; enforced by the sovereignty policy pack."""
 
-    allowed_regions: list[str] = Field(min_length=1, description="Region names or named sets such as 'eu'")
+    allowed_regions: list[str] = Field(
+        min_length=1, description="Where every resource may land, at least one entry: region names (either cloud's, "
+        "or the site's own for cloud kubernetes), country codes (DE) or named sets such as 'eu' (the EU member states' "
+        "regions of AWS and GCP and the AWS European Sovereign Cloud)",
+    )
 
 
 class Budget(_Model):
     """Limits the cost policy pack enforces."""
 
-    monthly_usd: float | None = Field(default=None, gt=0)
-    hourly_usd: float | None = Field(default=None, gt=0)
-    max_gpus: int | None = Field(default=None, gt=0)
+    monthly_usd: float | None = Field(
+        default=None, gt=0, description="The most the stack may cost a month in USD, as the cost model estimates it "
+        "(at max size unless the pack's scale says otherwise); the stack-budget policy. Default: no monthly cap",
+    )
+    hourly_usd: float | None = Field(
+        default=None, gt=0, description="The most the stack may cost an hour in USD, estimated as for monthlyUsd; "
+        "default: no hourly cap",
+    )
+    max_gpus: int | None = Field(
+        default=None, gt=0, description="The most GPUs the stack may have with every pool at its max size; the "
+        "gpus-per-stack policy. Default: no cap",
+    )
 
 
 KubernetesVersion = Literal["1.31", "1.32", "1.33", "1.34", "1.35", "1.36"]
@@ -365,7 +508,10 @@ class RdmaSelectors(_Model):
     if_names: list[Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,15}$")]] = Field(
         default_factory=list, description="Interface names, such as ibp24s0"
     )
-    link_types: list[Literal["infiniband", "ethernet"]] = Field(default_factory=list)
+    link_types: list[Literal["infiniband", "ethernet"]] = Field(
+        default_factory=list, description="Link types: infiniband, or ethernet (RoCE); one the node types' compute "
+        "ports do not run is refused"
+    )
 
 
 class Rdma(_Model):
@@ -392,7 +538,10 @@ class Rdma(_Model):
         "NVIDIA's IPAM). NCCL over verbs needs none on InfiniBand; RoCE derives its addresses (GIDs) from one, so "
         "RoCE pools get it whatever this says",
     )
-    ip_pool: Cidr = Field(default="192.168.0.0/16", description="Addresses for the fabric interfaces of pods")
+    ip_pool: Cidr = Field(
+        default="192.168.0.0/16", description="The IPv4 range for pods' fabric interfaces, when they get addresses: "
+        "split into equal slices, one per fabric network, each holding 32 addresses per node",
+    )
     network_driver: Literal["auto", "host", "container"] = Field(
         default="auto",
         description="host: the DOCA-OFED on the nodes; container: the Network Operator's DOCA driver container (its "
@@ -415,7 +564,8 @@ class Kubernetes(_Model):
     `kubernetes`, bring the GPU and RDMA software and the queues to a cluster that exists."""
 
     version: KubernetesVersion = Field(
-        default="1.35", description="Control-plane minor version; the Kubernetes API objects are checked against it"
+        default="1.35", description="Control-plane minor version, a string (\"1.35\"); the Kubernetes API objects are "
+        "checked against it. GKE mounts Managed Lustre (storage.shared) from 1.33 on; existing clusters: the cluster's",
     )
     release_channel: Literal["RAPID", "REGULAR", "STABLE", "EXTENDED"] = Field(
         default="REGULAR", description="GKE: the release channel that upgrades the cluster"
@@ -459,8 +609,8 @@ class Kubernetes(_Model):
     rdma: Rdma | None = Field(default=None, description="Existing clusters: RDMA in pods; default: on, shared devices")
     topology: list[LabelKey] = Field(
         default_factory=list, max_length=15,
-        description="Existing clusters: node labels that name where a node sits in the fabric, coarsest first (an "
-        "InfiniBand scalable unit, a leaf group, a rack); Kueue then places a job's pods close together and a job can "
+        description="Existing clusters: up to 15 node labels that name where a node sits in the fabric, coarsest first (an "
+        "InfiniBand scalable unit, a leaf group, a rack), each once; Kueue then places a job's pods close together and a job can "
         "ask to stay within one unit. The node itself (kubernetes.io/hostname) is added as the last level",
     )
     chart_values: dict[Literal["gpu-operator", "network-operator", "nvidia-device-plugin", "kueue", "jobset"],
@@ -494,30 +644,68 @@ class Site(_Model):
         default=None, ge=1, le=3, description="The site's PUE (facility power over IT power), to include cooling in the "
         "power estimate; default: IT power alone",
     )
-    usd_per_kwh: float | None = Field(default=None, gt=0, description="What energy costs; the estimate adds it when given")
+    usd_per_kwh: float | None = Field(
+        default=None, gt=0, description="What a kWh costs the site, in USD; the cost estimate adds energy (times the PUE "
+        "where given) when it is set. Default: power is estimated, not priced",
+    )
+
+
+class SkipCheck(_Model):
+    """An advisory check the stack skips, and why (as a cluster-toolkit blueprint skips a named validator)."""
+
+    code: str = Field(description="The code of a warning-level check, such as GPC-FABRIC-OFF (README, 'Check codes')")
+    reason: str = Field(min_length=1, max_length=300, description="Why the warning does not apply to this stack, 1 to "
+                        "300 characters; the preview shows it with the skipped check")
 
 
 class ClusterSpec(_Model):
-    name: Name = Field(description=f"Names every resource. {naming.pool_budgets_text()}")
+    """A GPU training cluster: where it runs, its network, node pools, storage, tags and limits. A stack declares it
+    under the config key `gpucluster:cluster`."""
+
+    name: Name = Field(description="Names every resource: 1-32 lowercase letters, digits and '-', starting with a "
+                       f"letter and not ending with '-'. {naming.pool_budgets_text()}")
     cloud: Literal["aws", "gcp", "kubernetes"] = Field(
         description="aws, gcp, or kubernetes: a Kubernetes cluster that exists (on premises, or a GPU cloud's), given "
         "under `site`"
     )
-    region: str = Field(description="The cloud region; for cloud kubernetes, the site's region name, which the "
-                        "sovereignty pack checks like a cloud region")
+    region: str = Field(description="The cloud region (us-east-1, europe-west4); a provider region in the stack "
+                        "config (aws:region, gcp:region) must equal it. For cloud kubernetes, the site's region name "
+                        "(lowercase letters, digits and '-'), which the sovereignty pack checks like a cloud region")
     zones: list[str] = Field(default_factory=list, max_length=6, validate_default=True,
-                             description="Required on aws and gcp; none for cloud kubernetes")
+                             description="Zones of the region the cluster uses, at most 6, each once (us-east-1a, "
+                             "us-central1-a); pools default to them. Required on aws and gcp (EKS: at least two); "
+                             "none for cloud kubernetes")
     site: Site | None = Field(default=None, validate_default=True,
-                              description="Required for cloud kubernetes, and only there")
-    network: Network = Network()
-    pools: list[Pool] = Field(min_length=1, max_length=50)
-    storage: Storage = Storage()
-    tags: Tags
-    residency: Residency | None = None
-    budget: Budget | None = None
+                              description="Where an existing cluster is and how to reach it: required for cloud "
+                              "kubernetes, and refused on aws and gcp")
+    network: Network = Field(
+        default=Network(), description="The VPC's address plan (on GCP, the host network's); default 10.0.0.0/16 with "
+        "default subnets. Not for cloud kubernetes",
+    )
+    pools: list[Pool] = Field(min_length=1, max_length=50, description="The node pools, 1 to 50, names unique")
+    storage: Storage = Field(
+        default=Storage(), description="Node-local scratch, a shared file system and buckets, each off by default, and "
+        "who administers the storage key. Not for cloud kubernetes",
+    )
+    tags: Tags = Field(
+        description="owner, costCenter and project (and any extra), put on every resource as AWS tags or GCP labels; "
+        "the cost pack's cost-allocation-tags policy requires them"
+    )
+    residency: Residency | None = Field(
+        default=None, description="Where data and compute may live, for the sovereignty pack's allowed-regions policy; "
+        "default: none, and that policy does not apply",
+    )
+    budget: Budget | None = Field(
+        default=None, description="Cost and GPU caps for the cost pack's stack-budget and gpus-per-stack policies; "
+        "default: none, and those policies do not apply unless the policy config sets them",
+    )
     kubernetes: Kubernetes | None = Field(
         default=None, description="Pools become the node pools of an EKS or GKE cluster (see README, 'Kubernetes'); "
         "for cloud kubernetes, what runs in the existing cluster"
+    )
+    skip_checks: list[SkipCheck] = Field(
+        default_factory=list, description="Advisory checks (warnings) this stack accepts, each by its code with the "
+        "reason: the preview lists them as skipped instead of warning. Errors cannot be skipped (README, 'Check codes')",
     )
 
     @field_validator("zones")
@@ -525,9 +713,10 @@ class ClusterSpec(_Model):
     def _zones_for_clouds(cls, zones: list[str], info: ValidationInfo) -> list[str]:
         cloud = info.data.get("cloud")
         if cloud in ("aws", "gcp") and not zones:
-            raise ValueError(f"cloud {cloud} needs at least one zone")
+            raise CheckFailed("GPC-ZONES-REQUIRED", f"cloud {cloud} needs at least one zone")
         if cloud == "kubernetes" and zones:
-            raise ValueError("an existing cluster (cloud kubernetes) has no zones here: pools find their nodes by nodeSelector")
+            raise CheckFailed("GPC-EXISTING-ZONES", "an existing cluster (cloud kubernetes) has no zones here: pools find "
+                              "their nodes by nodeSelector")
         return zones
 
     @field_validator("site")
@@ -535,7 +724,8 @@ class ClusterSpec(_Model):
     def _site_for_existing_clusters(cls, site: Site | None, info: ValidationInfo) -> Site | None:
         cloud = info.data.get("cloud")
         if cloud == "kubernetes" and site is None:
-            raise ValueError("cloud kubernetes needs a site: the country, and how to reach the cluster (context)")
+            raise CheckFailed("GPC-SITE-REQUIRED", "cloud kubernetes needs a site: the country, and how to reach the "
+                              "cluster (context)")
         if cloud in ("aws", "gcp") and site is not None:
-            raise ValueError(f"site describes an existing cluster (cloud kubernetes), not cloud {cloud}")
+            raise CheckFailed("GPC-SITE-CLOUD", f"site describes an existing cluster (cloud kubernetes), not cloud {cloud}")
         return site

@@ -7,7 +7,7 @@ import json
 import os
 import sys
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pulumi
@@ -17,9 +17,9 @@ from .cost import estimate
 from .preview.engine import PreviewResult, run_program
 from .preview.render import as_json
 from .preview.stackfile import Project, StackConfig, StackFileError, find_project, load_project, read_stack
-from .problems import Problem, SpecError, format_problems, quote
+from .problems import Problem, Skipped, SpecError, format_problems, quote
 from .spec import CONFIG_KEY, CONFIG_NAMESPACE, ClusterSpec
-from .validate import load_spec
+from .validate import CheckedSpec, load_spec
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 ORG_POLICY_ENV = "GPUCLUSTER_ORG_POLICY_CONFIG"
@@ -36,6 +36,7 @@ class StackRun:
     spec: ClusterSpec | None
     stack: StackConfig
     project: Project
+    skipped: list[Skipped] = field(default_factory=list)  # the spec's skipped checks (skipChecks)
 
 
 def provider_problems(spec: ClusterSpec, config: dict[str, str]) -> list[Problem]:
@@ -45,21 +46,24 @@ def provider_problems(spec: ClusterSpec, config: dict[str, str]) -> list[Problem
     if spec.cloud == "kubernetes":  # no cloud provider; the site's kubeconfig secret, when it says so
         if spec.site.kubeconfig == "stack-secret" and f"{CONFIG_NAMESPACE}:kubeconfig" not in config:
             problems.append(Problem(f"{CONFIG_NAMESPACE}:kubeconfig", "not set, but site.kubeconfig is stack-secret; "
-                                    f"`pulumi config set --secret {CONFIG_NAMESPACE}:kubeconfig < kubeconfig.yaml`"))
+                                    f"`pulumi config set --secret {CONFIG_NAMESPACE}:kubeconfig < kubeconfig.yaml`",
+                                    code="GPC-KUBECONFIG-SECRET"))
         return problems
     region_key = f"{spec.cloud}:region"
     configured = config.get(region_key)
     if configured != spec.region:
         shown = "not set" if configured is None else quote(configured)
-        problems.append(Problem(region_key, f"{shown}, but the cluster spec says region {spec.region!r}; set them equal"))
+        problems.append(Problem(region_key, f"{shown}, but the cluster spec says region {spec.region!r}; set them equal",
+                                code="GPC-PROVIDER-REGION"))
     if spec.cloud == "gcp" and not config.get("gcp:project"):
-        problems.append(Problem("gcp:project", "not set; the RoCE network profile and the KMS grants need it"))
+        problems.append(Problem("gcp:project", "not set; the RoCE network profile and the KMS grants need it",
+                                code="GPC-PROVIDER-PROJECT"))
     return problems
 
 
-def load_stack(project_dir: str | None, name: str) -> tuple[Project, StackConfig, ClusterSpec | None] | int:
+def load_stack(project_dir: str | None, name: str) -> tuple[Project, StackConfig, CheckedSpec | None] | int:
     """The project, the stack's config and its validated spec (None for a program that does not read a cluster
-    spec); a usage exit code (after saying why) when not."""
+    spec); a usage exit code (after saying why) when not. The program shows the spec's warnings itself."""
     try:
         project = load_project(Path(project_dir)) if project_dir else find_project(Path.cwd())
         stack = read_stack(project, name)
@@ -77,25 +81,28 @@ def load_stack(project_dir: str | None, name: str) -> tuple[Project, StackConfig
         print(f"error: {stack.at(key)}: {key} is a string, but not valid JSON: {exc}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        spec, _ = load_spec(raw)  # every spec error at once, before anything runs
+        checked = load_spec(raw)  # every spec error at once, before anything runs
     except SpecError as exc:
         print(format_problems(exc.problems, lambda path: stack.at(key, path)), file=sys.stderr)
         return EXIT_USAGE
-    if problems := provider_problems(spec, config):
+    if problems := provider_problems(checked.spec, config):
         print(format_problems(problems, stack.at), file=sys.stderr)
         return EXIT_USAGE
-    return project, stack, spec
+    return project, stack, checked
 
 
 def spec_stack(project_dir: str | None, name: str, command: str) -> tuple[Project, StackConfig, ClusterSpec] | int:
     """As `load_stack`, for commands that work from the cluster spec and so need one."""
     loaded = load_stack(project_dir, name)
-    if not isinstance(loaded, int) and loaded[2] is None:
+    if isinstance(loaded, int):
+        return loaded
+    project, stack, checked = loaded
+    if checked is None:
         key = f"{CONFIG_NAMESPACE}:{CONFIG_KEY}"
-        print(f"error: {loaded[1].file} has no '{key}'; `gpucluster {command}` works from a cluster spec "
+        print(f"error: {stack.file} has no '{key}'; `gpucluster {command}` works from a cluster spec "
               "(see README, 'Cluster spec')", file=sys.stderr)
         return EXIT_USAGE
-    return loaded
+    return project, stack, checked.spec
 
 
 def preview_stack(project_dir: str | None, name: str, quiet: bool) -> StackRun | int:
@@ -103,7 +110,7 @@ def preview_stack(project_dir: str | None, name: str, quiet: bool) -> StackRun |
     loaded = load_stack(project_dir, name)
     if isinstance(loaded, int):
         return loaded
-    project, stack, spec = loaded
+    project, stack, checked = loaded
     if not project.main.is_file():
         print(f"error: no program to preview: {project.main} does not exist (Pulumi.yaml 'main')", file=sys.stderr)
         return EXIT_USAGE
@@ -113,7 +120,9 @@ def preview_stack(project_dir: str | None, name: str, quiet: bool) -> StackRun |
         result = run_program(
             str(project.main), project.name, name, stack.values, on_register=_progress if show_progress else None
         )
-        return StackRun(result, spec, stack, project)
+        if checked is None:  # a program of the user's own
+            return StackRun(result, None, stack, project)
+        return StackRun(result, checked.spec, stack, project, checked.skipped)
     except pulumi.RunError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
@@ -195,6 +204,7 @@ def evaluate_stack(run: StackRun, policy_config_file: str | None = None, org_pol
         waivers += pack_waivers(layers, pack.name, pack.policies, pack.effective)
     document["policies"] = [v.as_dict() for v in violations]
     document["waivers"] = [w.as_dict() for w in waivers]
+    document["skippedChecks"] = [s.as_dict() for s in run.skipped]
     return Evaluated(run, document, violations, waivers, packs)
 
 

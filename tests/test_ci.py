@@ -146,6 +146,8 @@ def test_sarif_is_valid_and_located_in_the_stack_file(ran):
     assert budget["locations"][0]["logicalLocations"][0]["fullyQualifiedName"].startswith("urn:pulumi:ci::gpucluster::")
     rules = sarif["runs"][0]["tool"]["driver"]["rules"]
     assert rules[budget["ruleIndex"]]["id"] == "cost/stack-budget" and rules[budget["ruleIndex"]]["help"]["text"]
+    assert budget["properties"]["code"] == rules[budget["ruleIndex"]]["properties"]["code"] == "GPC-COST-BUDGET"
+    assert "| **mandatory** | `cost/stack-budget` | `GPC-COST-BUDGET` |" in (ran[1] / "report.md").read_text()
 
 
 def test_terraform_plan_per_stack(ran):

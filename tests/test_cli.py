@@ -85,20 +85,20 @@ def test_long_values_are_clipped_in_every_problem():
     [message] = [p.message for p in from_validation_error(error.value, ClusterSpec) if p.path == "name"]
     assert message.endswith(f"(got '{'x' * MAX_QUOTE}'… (500 characters))")
     # messages made by the catalog checks (gpucluster/validate.py) are clipped too
-    problem = Problem("zones", f"none of {['z' * 500]} offers it")
-    assert str(problem) == f"error: zones: none of ['{'z' * MAX_QUOTE}'… (500 characters)] offers it"
+    problem = Problem("zones", f"none of {['z' * 500]} offers it", code="GPC-ZONES-OFFER")
+    assert str(problem) == f"error: zones: [GPC-ZONES-OFFER] none of ['{'z' * MAX_QUOTE}'… (500 characters)] offers it"
 
 
 @pytest.mark.parametrize(
     "stack, message",
     [
         (VALID.replace("aws:region: us-east-1", "aws:region: us-west-2"),
-         "Pulumi.x.yaml:2: aws:region: 'us-west-2', but the cluster spec says region 'us-east-1'; set them equal"),
-        (VALID.replace("  aws:region: us-east-1\n", ""), "Pulumi.x.yaml: aws:region: not set, but the cluster spec says region"),
+         "Pulumi.x.yaml:2: aws:region: [GPC-PROVIDER-REGION] 'us-west-2', but the cluster spec says region 'us-east-1'; set them equal"),
+        (VALID.replace("  aws:region: us-east-1\n", ""), "Pulumi.x.yaml: aws:region: [GPC-PROVIDER-REGION] not set"),
         ((ROOT / "stacks" / "Pulumi.gcp-a3-ultra-eu.yaml").read_text().replace("gcp:region: europe-west4", "gcp:region: europe-west1"),
-         "Pulumi.x.yaml:5: gcp:region: 'europe-west1', but the cluster spec says region 'europe-west4'"),
+         "Pulumi.x.yaml:5: gcp:region: [GPC-PROVIDER-REGION] 'europe-west1'"),
         ((ROOT / "stacks" / "Pulumi.gcp-a3-ultra-eu.yaml").read_text().replace("  gcp:project: my-training-project\n", ""),
-         "Pulumi.x.yaml: gcp:project: not set"),
+         "Pulumi.x.yaml: gcp:project: [GPC-PROVIDER-PROJECT] not set"),
     ],
     ids=["aws-region-differs", "aws-region-missing", "gcp-region-differs", "gcp-project-missing"],
 )

@@ -288,7 +288,7 @@ def test_budget_overrun_fails_the_preview_naming_the_resource(tmp_path, capsys):
     config.write_text(json.dumps({"cost": {"stack-budget": {"maxMonthlyUsd": 1000}}}))
     assert cli.main(["preview", "aws-p5-train", "--project", str(ROOT), "--policy-config", str(config)]) == 1
     out = capsys.readouterr().out
-    assert "[mandatory] cost/stack-budget on p5-train-train-asg" in out and "exceeds the budget of $1,000.00" in out
+    assert "[mandatory] cost/stack-budget [GPC-COST-BUDGET] on p5-train-train-asg" in out and "exceeds the budget of $1,000.00" in out
 
 
 def test_sarif_output_from_the_command(capsys):

@@ -51,7 +51,7 @@ def test_default_stack_is_16_p5_with_full_efa_in_one_zone():
 def test_json_contract(capsys):
     assert cli.main(["preview", "aws-p5-train", "--json", "--project", str(ROOT)]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert set(doc) == {"stack", "resources", "outputs", "policies", "waivers", "cost"}
+    assert set(doc) == {"stack", "resources", "outputs", "policies", "waivers", "skippedChecks", "cost"}
     assert doc["stack"] == "aws-p5-train"
     assert {(v["pack"], v["policy"], v["enforcement"]) for v in doc["policies"]} == {
         ("cost", "no-unreserved-on-demand-large-gpus", "advisory"), ("cost", "training-pools-spot-or-scale-to-zero", "advisory")}
@@ -128,7 +128,7 @@ def test_program_warnings_reach_the_diagnostics():
             "zones": ["us-east-1a", "us-east-1b"], "storage": {"scratch": {}}}
     result = preview_spec(spec)
     messages = [m for level, m in result.diagnostics if level == "warning"]
-    assert any(m.startswith("pools[0].fabric: 'off' on p5.48xlarge") for m in messages)
+    assert any(m.startswith("pools[0].fabric: [GPC-FABRIC-OFF] 'off' on p5.48xlarge") for m in messages)
     assert not any("storage.scratch is skipped" in m for m in messages), "trn1.32xlarge has local disks"
 
 
@@ -159,7 +159,7 @@ def test_gcp_needs_its_project():
     spec = {**BASE_SPEC, "cloud": "gcp", "region": "us-central1", "zones": ["us-central1-a"],
             "pools": [{"name": "train", "instanceType": "a3-megagpu-8g", "size": {"min": 1, "max": 1}}]}
     config = {"gcp:region": "us-central1", "gpucluster:cluster": json.dumps(spec)}
-    with pytest.raises(pulumi.RunError, match="gcp:project: stack config gcp:project is not set"):
+    with pytest.raises(pulumi.RunError, match=r"gcp:project: \[GPC-PROVIDER-PROJECT\] stack config gcp:project is not set"):
         run_program(str(PROJECT.main), PROJECT.name, "test", config)
 
 

@@ -135,7 +135,7 @@ def test_yaml_1_1_booleans_are_strings(tmp_path, capsys):
         "demo:f": "31", "demo:g": "1000.0", "demo:h": "15",
     }
     code, err = run_cli(tmp_path, capsys, VALID.replace("fabric: auto", "fabric: yes"))
-    assert code == 2 and "Pulumi.x.yaml:12: pools[0].fabric: Input should be 'auto', 'on' or 'off' (got 'yes')" in err
+    assert code == 2 and "Pulumi.x.yaml:12: pools[0].fabric: [GPC-SCHEMA-CHOICE] Input should be 'auto', 'on' or 'off' (got 'yes')" in err
     for fabric in ("on", "true"):  # `on` is the string; `true`, the boolean, reads as on
         code, err = run_cli(tmp_path, capsys, VALID.replace("fabric: auto", f"fabric: {fabric}"), command="policy-config")
         assert code == 0, err

@@ -20,7 +20,7 @@ from gpucluster.spec import ClusterSpec
 from gpucluster.validate import load_spec
 
 from .args import ClusterArgs
-from .generate import schema, snake
+from .keys import schema, snake
 
 
 class GcpClusterArgs(ClusterArgs):
@@ -126,12 +126,14 @@ def spec_from_args(args: dict[str, Any], cloud: str, component: str, name: str) 
     data = _to_spec(args, schema(), schema().get("$defs", {}), "")
     data["cloud"] = cloud
     try:
-        spec, warnings = load_spec(data)
+        checked = load_spec(data)
     except SpecError as exc:
         raise pulumi.RunError(f"{component} {name!r}: {exc}") from None
-    for warning in warnings:
-        pulumi.log.warn(f"{component} {name!r}: {warning.path}: {warning.message}")
-    return spec
+    for warning in checked.warnings:
+        pulumi.log.warn(f"{component} {name!r}: {warning.text}")
+    for skipped in checked.skipped:
+        pulumi.log.info(f"{component} {name!r}: {skipped}")
+    return checked.spec
 
 
 def _to_spec(value: Any, node: dict[str, Any], defs: dict[str, Any], path: str) -> Any:

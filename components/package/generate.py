@@ -17,21 +17,12 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from gpucluster.spec import ClusterSpec
+from .keys import schema, snake
 
 TARGET = Path(__file__).with_name("args.py")
 ROOT_NAME = "ClusterArgs"
 LEFT_OUT = {"cloud"}  # each cluster component is for one cloud and sets it itself
 WIDTH = 116
-
-
-def snake(alias: str) -> str:
-    """The Python key whose camel case (as Pulumi's analyzer computes it) is the spec's key."""
-    return re.sub(r"(?<!^)([A-Z])", r"_\1", alias).lower()
-
-
-def schema() -> dict[str, Any]:
-    return ClusterSpec.model_json_schema(by_alias=True)
 
 
 class _Writer:

@@ -34,11 +34,13 @@ class StackReport:
 def _policies(report: StackReport) -> list[str]:
     lines = [f"#### Policies: {count_text(report.violations)}"]
     if report.violations:
-        lines += ["", "| level | policy | resource | finding |", "|---|---|---|---|"]
+        lines += ["", "| level | policy | code | resource | finding |", "|---|---|---|---|---|"]
         for v in sorted(report.violations, key=lambda v: (v.enforcement != "mandatory", v.pack, v.policy, v.resource or "")):
             where = v.resource.rsplit("::", 1)[-1] if v.resource else "stack"
             level = "**mandatory**" if v.enforcement == "mandatory" else "advisory"
-            lines.append(f"| {level} | `{v.pack}/{v.policy}` | {table_cell(where)} | {table_cell(v.message.split(chr(10))[-1])} |")
+            code = f"`{v.code}`" if v.code else ""
+            lines.append(f"| {level} | `{v.pack}/{v.policy}` | {code} | {table_cell(where)} | "
+                         f"{table_cell(v.message.split(chr(10))[-1])} |")
     if report.waivers:
         lines += ["", f"Waivers ({len(report.waivers)}): policies run below their pack's own level"]
         lines += [f"- `{w.pack}/{w.policy}`: {w.default} -> {w.effective}, set by {table_cell(w.source)}" for w in report.waivers]

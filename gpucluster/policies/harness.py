@@ -31,6 +31,7 @@ from pulumi.runtime.rpc import UNKNOWN
 from pulumi_policy import EnforcementLevel
 from pulumi_policy.policy import _PolicyAnalyzerServicer
 
+from ..codes import policy_code
 from ..graph import is_default_provider
 from ..preview.engine import COMPUTED, PreviewResult, Registration
 from . import PACKS, Pack
@@ -51,6 +52,7 @@ class Violation:
     message: str
     enforcement: str  # advisory | mandatory
     severity: str | None = None
+    code: str | None = None  # the built-in packs' policies' (gpucluster.codes); None for a pack of the user's own
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -310,7 +312,7 @@ def _evaluate_pack(pack: Pack, settings: dict, requests: AnalyzerRequests, resul
             violations.append(Violation(
                 pack=pack.key, policy=diag.policyName, resource=urn,
                 message=diag.message, enforcement=WIRE_LEVELS[diag.enforcementLevel],
-                severity=_severity(pack, diag.policyName)))
+                severity=_severity(pack, diag.policyName), code=policy_code(pack.key, diag.policyName)))
     return violations
 
 

@@ -25,5 +25,6 @@ def render_policies(violations, waivers=(), extra_packs=()) -> str:
     for v in sorted(violations, key=lambda v: (v.enforcement != "mandatory", v.pack, v.policy)):
         where = v.resource.rsplit("::", 1)[-1] if v.resource else "stack"
         message = v.message.replace("\n", " - ")
-        lines.append(f"  [{v.enforcement}] {v.pack}/{v.policy} on {where}: {message}")
+        code = f" [{v.code}]" if v.code else ""
+        lines.append(f"  [{v.enforcement}] {v.pack}/{v.policy}{code} on {where}: {message}")
     return "\n".join(lines)

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..codes import policy_code
 from . import PACKS, VERSION
 from .harness import Violation
 
@@ -28,6 +29,7 @@ class Rule:
     help: str
     pack: str
     severity: str | None = None
+    code: str | None = None  # gpucluster.codes; None for an external pack's policy
 
 
 @dataclass
@@ -42,7 +44,7 @@ class StackFindings:
 
 def builtin_rules() -> list[Rule]:
     return [Rule(f"{pack.key}/{policy.name}", policy.description, policy.remediation_steps or policy.description,
-                 pack.name, policy.severity.value if policy.severity else None)
+                 pack.name, policy.severity.value if policy.severity else None, policy_code(pack.key, policy.name))
             for pack in PACKS.values() for policy in pack.policies]
 
 
@@ -54,7 +56,7 @@ def pack_rules(pack) -> list[Rule]:
 
 def _rule_json(rule: Rule) -> dict[str, Any]:
     return {"id": rule.id, "name": rule.id.split("/", 1)[1], "shortDescription": {"text": rule.description},
-            "help": {"text": rule.help}, "properties": {"pack": rule.pack, "severity": rule.severity}}
+            "help": {"text": rule.help}, "properties": {"pack": rule.pack, "severity": rule.severity, "code": rule.code}}
 
 
 def _result(stack: StackFindings, violation: Violation, index: dict[str, int], waived: dict[str, Any]) -> dict[str, Any]:
@@ -75,7 +77,7 @@ def _result(stack: StackFindings, violation: Violation, index: dict[str, int], w
         "locations": [location],
         # Stable across runs and line moves, so code scanning tracks one alert per stack, rule and resource.
         "partialFingerprints": {"gpuclusterFinding/v1": hashlib.sha256(f"{stack.stack}|{rule_id}|{where}".encode()).hexdigest()},
-        "properties": {"stack": stack.stack},
+        "properties": {"stack": stack.stack, "code": violation.code},
     }
     if rule_id in index:
         result["ruleIndex"] = index[rule_id]
