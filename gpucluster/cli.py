@@ -120,12 +120,28 @@ def cmd_cost(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _refresh(unchanged: str, run) -> int:
+    """Run a refresh from a cloud's API (all or nothing): on any failure say why, and that the file is unchanged."""
+    from .refresh_io import RefreshError
+
+    try:
+        run()
+    except RefreshError as exc:
+        print(f"error: {exc}; the {unchanged} is unchanged", file=sys.stderr)
+        return EXIT_FAILED
+    except Exception as exc:  # credentials, network: botocore says which
+        print(f"error: {type(exc).__name__}: {exc}; the {unchanged} is unchanged", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
 def cmd_prices_refresh(args: argparse.Namespace) -> int:
     from .cost import refresh  # boto3 clients only when asked for
 
     book = refresh.parse(refresh.price_file(args.cloud).read_text())
     regions = args.region or sorted(book.instances)
-    try:
+
+    def run() -> None:
         if args.cloud == "aws":
             import boto3
 
@@ -136,13 +152,28 @@ def cmd_prices_refresh(args: argparse.Namespace) -> int:
             from google.cloud import billing_v1
 
             refresh.refresh_gcp(regions, billing_v1.CloudCatalogClient())
-    except refresh.RefreshError as exc:
-        print(f"error: {exc}; the price file is unchanged", file=sys.stderr)
-        return EXIT_FAILED
-    except Exception as exc:  # credentials, network: botocore says which
-        print(f"error: {type(exc).__name__}: {exc}; the price file is unchanged", file=sys.stderr)
-        return EXIT_FAILED
+
+    if (code := _refresh("price file", run)) != EXIT_OK:
+        return code
     print(f"refreshed {refresh.price_file(args.cloud)} for {', '.join(regions)}")
+    return EXIT_OK
+
+
+def cmd_catalog_refresh(args: argparse.Namespace) -> int:
+    """The AWS catalog from EC2 (DescribeInstanceTypes, DescribeInstanceTypeOfferings), curated figures merged in."""
+    from .catalog import refresh  # boto3 clients only when asked for
+
+    types = []
+
+    def run() -> None:
+        import boto3
+
+        types.extend(refresh.refresh_aws(args.regions, lambda region: boto3.client("ec2", region_name=region)))
+
+    if (code := _refresh("catalog file", run)) != EXIT_OK:
+        return code
+    where = ", ".join(args.regions) if args.regions else "every region DescribeRegions lists"
+    print(f"refreshed {refresh.catalog_file()} from {where}: {len(types)} accelerated types")
     return EXIT_OK
 
 
@@ -248,8 +279,9 @@ def cmd_catalog(args: argparse.Namespace) -> int:
             if not t.fabric_capable:
                 fabric_text = "-"
             disks = f"{t.local_disks.count} x {t.local_disks.size_gb}" if t.local_disks.count else "-"
+            share = f" (1/{round(1 / t.accelerator.fraction)} each)" if t.accelerator.fraction else ""
             rows.append(
-                (t.name, f"{t.accelerator.count} x {t.accelerator.model}", str(t.vcpus or "?"),
+                (t.name, f"{t.accelerator.count} x {t.accelerator.model}{share}", str(t.vcpus or "?"),
                  f"{t.memory_gib:g}" if t.memory_gib else "?", fabric_text, disks, str(len(t.regions)) if t.regions else "-")
             )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
@@ -349,9 +381,18 @@ def build_parser() -> argparse.ArgumentParser:
     docs_target.add_argument("--write", metavar="README.md", help="rewrite that region of the file with the tables")
     docs_cmd.set_defaults(func=cmd_docs)
 
-    listing = sub.add_parser("catalog", help="list the instance types the catalog knows")
+    listing = sub.add_parser("catalog", help="list the instance types the catalog knows (`catalog refresh`: rebuild the "
+                             "AWS catalog from EC2)")
     listing.add_argument("--cloud", choices=["aws", "gcp", "kubernetes"])
     listing.set_defaults(func=cmd_catalog)
+    catalog_sub = listing.add_subparsers(dest="catalog_command", parser_class=_Parser)
+    catalog_refresh = catalog_sub.add_parser("refresh", help="rebuild the catalog from EC2's DescribeInstanceTypes and "
+                                             "DescribeInstanceTypeOfferings, every accelerated type, curated figures "
+                                             "merged in; all or nothing")
+    catalog_refresh.add_argument("--cloud", choices=["aws"], required=True)
+    catalog_refresh.add_argument("--regions", nargs="+", metavar="REGION", help="regions to read (default: every region "
+                                 "DescribeRegions lists); the zones the file records for other regions are kept")
+    catalog_refresh.set_defaults(func=cmd_catalog_refresh)
     return parser
 
 

@@ -74,6 +74,9 @@ ERRORS = {
     "GPC-PLACEMENT-RESERVED": "placement: cluster on reserved capacity without its own placement group",
     "GPC-RESERVED-ZONES": "reserved capacity across several zones",
     "GPC-CAPACITY-OFFER": "a capacity source the type does not offer",
+    "GPC-ON-DEMAND-UNOFFERED": "on-demand on a GCP machine type sold only through reservations, spot or flex-start",
+    "GPC-IMAGE-REQUIRED": "no imageId on a pool whose type has no default image (FPGA, media, Qualcomm, vGPU, Inf1, Arm GCP)",
+    "GPC-NICS-UNKNOWN": "a GCP machine type whose NIC layout Google does not document",
     "GPC-GCP-FALLBACK": "more than one capacity source on a GCP pool",
     "GPC-RESERVATION-CLOUD": "a reservation field of the other cloud",
     "GPC-FLEX-PLACEMENT": "compact placement with flex-start on a GCP series that lacks it",
@@ -96,7 +99,7 @@ ERRORS = {
     "GPC-POOL-ZONE-DUPLICATE": "a pool zone listed twice",
     # Kubernetes node pools (EKS, GKE).
     "GPC-KUBE-CAPACITY": "more than one capacity source on a Kubernetes pool",
-    "GPC-KUBE-ACCELERATOR": "a Kubernetes pool of a type without GPUs",
+    "GPC-KUBE-ACCELERATOR": "a Kubernetes pool of a type without whole GPUs on x86_64",
     "GPC-KUBE-IMAGE": "a custom image on a Kubernetes pool",
     "GPC-KUBE-POOL-NAME": "a pool named like the cluster's own system pool",
     "GPC-KUBE-ROLLOUT": "rollout.strategy manual on a Kubernetes pool",

@@ -19,8 +19,9 @@ from typing import Any
 import botocore.loaders
 from pydantic import ValidationError
 
-from .catalog import InstanceType, load
+from .catalog import GcpFabric, InstanceType, load
 from .fabric import aws_interfaces
+from .images import default_image, why_no_image
 from .kube.checks import check_cloud_fields, check_existing_cluster
 from .kube.nodes import SYSTEM_POOL
 from .limits import limit_problems
@@ -134,6 +135,10 @@ def check_pool(spec: ClusterSpec, i: int, pool: Pool) -> Iterator[Problem]:
     yield from problems
     if instance is None:
         return
+    if isinstance(instance.fabric, GcpFabric) and not instance.fabric.layout_known:
+        nics = f"{instance.fabric.physical_nics} physical NICs" if instance.fabric.physical_nics else "its NICs"
+        yield Problem(f"{at}.instanceType", f"{instance.name}: Google documents {nics} but not their types and split "
+                      "between host and GPU traffic, so no interface layout can be built for it", code="GPC-NICS-UNKNOWN")
     offered_problems = _check_offered(spec, f"{at}.instanceType", instance)
     yield from offered_problems
     if offered_problems:
@@ -148,6 +153,9 @@ def check_pool(spec: ClusterSpec, i: int, pool: Pool) -> Iterator[Problem]:
     if spec.storage.scratch and instance.local_disks.count == 0:
         yield Problem(f"{at}.instanceType", f"{instance.name} has no local disks: storage.scratch is skipped on this pool",
                       code="GPC-SCRATCH-NO-DISKS")
+    if spec.kubernetes is None and not pool.image_id and default_image(instance) is None:
+        yield Problem(f"{at}.imageId", f"{instance.name} has no default image: {why_no_image(instance)}; give the pool an "
+                      "imageId that carries its accelerator's driver", code="GPC-IMAGE-REQUIRED")
 
 
 def _check_pool_zones(spec: ClusterSpec, at: str, pool: Pool, instance: InstanceType) -> Iterator[Problem]:
@@ -197,13 +205,28 @@ def _check_fabric(spec: ClusterSpec, at: str, pool: Pool, instance: InstanceType
                       code="GPC-RESERVED-ZONES")
 
 
+def _offered(source: str, instance: InstanceType) -> bool:
+    """Whether the type sells this capacity source. A reservation is on-demand capacity held for you: on AWS any type
+    with on-demand has it; on GCP the catalog lists it per machine type (reservation-only types have no on-demand)."""
+    if source == "reservation":
+        return "reservation" in instance.capacity_types or (instance.cloud == "aws" and "on-demand" in instance.capacity_types)
+    return source in instance.capacity_types
+
+
 def _check_capacity(at: str, pool: Pool, instance: InstanceType) -> Iterator[Problem]:
     for source in pool.capacity.sources:
-        market = "on-demand" if source == "reservation" else source
-        if market not in instance.capacity_types:
-            where = "type" if source == pool.capacity.type else "fallback"
-            yield Problem(f"{at}.capacity.{where}", f"'{source}' is not offered for {instance.name}; it offers {_listing(instance.capacity_types)}",
-                          code="GPC-CAPACITY-OFFER")
+        if _offered(source, instance):
+            continue
+        where = "type" if source == pool.capacity.type else "fallback"
+        offers = [s for s in ("reservation", "on-demand", "spot", "flex-start", "capacity-block") if _offered(s, instance)]
+        if source == "on-demand" and instance.cloud == "gcp" and offers:
+            path = f"{at}.capacity.{where}" if "capacity" in pool.model_fields_set else f"{at}.capacity"
+            yield Problem(path, f"on-demand{'' if 'capacity' in pool.model_fields_set else ' (the default)'}: Google does not "
+                          f"sell {instance.name} as plain on-demand VMs; set capacity.type to one of {_listing(offers)} "
+                          "(reservation: with capacity.reservationName)", code="GPC-ON-DEMAND-UNOFFERED")
+            continue
+        yield Problem(f"{at}.capacity.{where}", f"'{source}' is not offered for {instance.name}; it offers {_listing(offers)}",
+                      code="GPC-CAPACITY-OFFER")
     capacity = pool.capacity
     if instance.cloud == "gcp":
         if len(capacity.sources) > 1:
@@ -322,6 +345,11 @@ def check_kubernetes(spec: ClusterSpec) -> Iterator[Problem]:
             yield Problem(f"{at}.instanceType", f"'{pool.instance_type}' has {instance.accelerator.kind} accelerators; on "
                           "Kubernetes only GPU pools are supported so far (the Neuron device plugin is not installed)",
                           code="GPC-KUBE-ACCELERATOR")
+        elif instance and (instance.accelerator.fraction is not None or instance.architectures[0] != "x86_64"):
+            what = ("GPU shares (vGPU), which need NVIDIA's GRID driver" if instance.accelerator.fraction is not None
+                    else f"{instance.architectures[0]} CPUs")
+            yield Problem(f"{at}.instanceType", f"'{pool.instance_type}' has {what}; Kubernetes node pools are built on x86_64 "
+                          "NVIDIA node images with whole GPUs only so far", code="GPC-KUBE-ACCELERATOR")
         if pool.image_id:
             image = "the AL2023 NVIDIA AMI type" if spec.cloud == "aws" else "GKE's Container-Optimized OS"
             yield Problem(f"{at}.imageId", f"on Kubernetes nodes boot {image}; a custom image is not supported",

@@ -36,7 +36,7 @@ def test_every_entry_says_where_its_figures_come_from(entry):
     for source in entry.sources:
         assert source.ref and re.match(r"^\d{4}(-\d{2}){0,2}$", source.date), source
     covered = " ".join(s.covers for s in entry.sources)
-    for figure in ("vCPUs", "zones"):
+    for figure in ("vCPUs", "zones") if entry.zones else ("vCPUs",):  # no zones recorded: no source needed for them
         assert figure in covered, f"{entry.name}: no source covers {figure}"
     if entry.accelerator.board_power_w is not None:
         assert "board power" in covered
@@ -81,13 +81,19 @@ def test_aws_entry_matches_describe_instance_types(entry, ec2_data):
 
     if entry.accelerator.kind == "gpu":
         gpu = ec2["GpuInfo"]["Gpus"][0]
-        check("GPU count", entry.accelerator.count, gpu["Count"])
+        check("GPU count", entry.accelerator.count, gpu.get("LogicalGpuCount") or gpu["Count"])
+        check("GPU share", entry.accelerator.fraction or 1.0, gpu.get("GpuPartitionSize", 1.0))
         check("GPU model", entry.accelerator.model, gpu["Name"])
         check("GPU memory GiB", round(entry.accelerator.memory_gib, 1), round(gpu["MemoryInfo"]["SizeInMiB"] / 1024, 1))
     else:
-        neuron = ec2["NeuronInfo"]["NeuronDevices"][0]
-        check("Neuron device count", entry.accelerator.count, neuron["Count"])
-        check("Neuron memory GiB", entry.accelerator.memory_gib, neuron["MemoryInfo"]["SizeInMiB"] / 1024)
+        block, items = {"trainium": ("NeuronInfo", "NeuronDevices"), "inferentia": ("NeuronInfo", "NeuronDevices"),
+                        "inference": ("InferenceAcceleratorInfo", "Accelerators"), "fpga": ("FpgaInfo", "Fpgas"),
+                        "media": ("MediaAcceleratorInfo", "Accelerators")}[entry.accelerator.kind]
+        device = ec2[block][items][0]
+        check(f"{block} device count", entry.accelerator.count, device["Count"])
+        check(f"{block} model", entry.accelerator.model, device["Name"])
+        check(f"{block} memory GiB", round(entry.accelerator.memory_gib, 1), round(device["MemoryInfo"]["SizeInMiB"] / 1024, 1))
+    check("architectures", set(entry.architectures), set(ec2["ProcessorInfo"]["SupportedArchitectures"]))
     check("vCPUs", entry.vcpus, ec2["VCpuInfo"]["DefaultVCpus"])
     check("memory GiB", entry.memory_gib, ec2["MemoryInfo"]["SizeInMiB"] / 1024)
     fabric = entry.fabric
@@ -123,6 +129,12 @@ def test_gcp_gpu_nic_layouts():
     assert layouts["a3-megagpu-8g"] == (1, 8, "GVNIC")
     assert layouts["a3-ultragpu-8g"] == (2, 8, "MRDMA")
     assert layouts["a4-highgpu-8g"] == (2, 8, "MRDMA")
+    assert layouts["a4x-highgpu-4g"] == (2, 4, "MRDMA")
+    assert layouts["a3-edgegpu-8g"] == (1, 4, "GVNIC")
+    assert not GCP["a4x-maxgpu-4g-metal"].fabric.layout_known and not GCP["a4x-maxgpu-4g-metal"].fabric_capable
+    for t in GCP:  # Google's physical NIC count, where the layout says how many NICs there are
+        if t.fabric.physical_nics and t.fabric.layout_known and t.fabric.gpu_nics:
+            assert t.fabric.host_nics + t.fabric.gpu_nics == t.fabric.physical_nics, t.name
     assert all(isinstance(t.fabric, GcpFabric) for t in GCP)
 
 

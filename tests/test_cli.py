@@ -89,6 +89,10 @@ def test_long_values_are_clipped_in_every_problem():
     assert str(problem) == f"error: zones: [GPC-ZONES-OFFER] none of ['{'z' * MAX_QUOTE}'… (500 characters)] offers it"
 
 
+GCP_REGION_LINE = next(n for n, line in enumerate((ROOT / "stacks" / "Pulumi.gcp-a3-ultra-eu.yaml").read_text().splitlines(), 1)
+                       if "gcp:region:" in line)
+
+
 @pytest.mark.parametrize(
     "stack, message",
     [
@@ -96,7 +100,7 @@ def test_long_values_are_clipped_in_every_problem():
          "Pulumi.x.yaml:2: aws:region: [GPC-PROVIDER-REGION] 'us-west-2', but the cluster spec says region 'us-east-1'; set them equal"),
         (VALID.replace("  aws:region: us-east-1\n", ""), "Pulumi.x.yaml: aws:region: [GPC-PROVIDER-REGION] not set"),
         ((ROOT / "stacks" / "Pulumi.gcp-a3-ultra-eu.yaml").read_text().replace("gcp:region: europe-west4", "gcp:region: europe-west1"),
-         "Pulumi.x.yaml:5: gcp:region: [GPC-PROVIDER-REGION] 'europe-west1'"),
+         f"Pulumi.x.yaml:{GCP_REGION_LINE}: gcp:region: [GPC-PROVIDER-REGION] 'europe-west1'"),
         ((ROOT / "stacks" / "Pulumi.gcp-a3-ultra-eu.yaml").read_text().replace("  gcp:project: my-training-project\n", ""),
          "Pulumi.x.yaml: gcp:project: [GPC-PROVIDER-PROJECT] not set"),
     ],

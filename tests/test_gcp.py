@@ -26,7 +26,8 @@ DOCS = Path(googleapiclient.__file__).parent / "discovery_cache" / "documents"
 
 GCP = {
     "name": "g", "cloud": "gcp", "region": "us-central1", "zones": ["us-central1-b"],
-    "pools": [{"name": "train", "instanceType": "a3-ultragpu-8g", "size": {"max": 2, "desired": 2}}],
+    # Spot: Google sells A3 Ultra through reservations, Spot and Flex-start, not as plain on-demand VMs.
+    "pools": [{"name": "train", "instanceType": "a3-ultragpu-8g", "size": {"max": 2, "desired": 2}, "capacity": {"type": "spot"}}],
     "storage": {"scratch": {}},
     "tags": {"owner": "team", "costCenter": "cc-1", "project": "proj"},
 }
@@ -101,7 +102,9 @@ def test_vm_hardening():
     ],
 )
 def test_provisioning_models(capacity, expected):
-    template = one(preview_gcp(with_pool(capacity=capacity)), TEMPLATE).inputs
+    # A3 Mega: sold on demand, unlike A3 Ultra
+    machine = {"instanceType": "a3-megagpu-8g"} if capacity["type"] == "on-demand" else {}
+    template = one(preview_gcp(with_pool(capacity=capacity, **machine)), TEMPLATE).inputs
     assert expected.items() <= template["scheduling"].items()
     affinity = template["reservationAffinity"]
     if "reservationName" in capacity:

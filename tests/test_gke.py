@@ -16,7 +16,7 @@ import pulumi_gcp
 import pytest
 from pulumi_gcp.container import _inputs as container_inputs
 
-from gpucluster import naming
+from gpucluster import catalog, naming
 from gpucluster.cost import estimate, prices
 from gpucluster.kube import gke
 from gpucluster.kube.nodes import SYSTEM_POOL, gke_pod_networks, node_pool_plans
@@ -54,6 +54,9 @@ def gcp_spec(*pools: dict, **changes) -> dict:
 
 
 def pool(name: str, instance_type: str, **fields) -> dict:
+    """A pool of up to 2 nodes; spot on the types Google does not sell as on-demand VMs (A3 Ultra, A4), unless given."""
+    if "on-demand" not in catalog.load("gcp")[instance_type].capacity_types:
+        fields.setdefault("capacity", {"type": "spot"})
     return {"name": name, "instanceType": instance_type, "size": {"min": 0, "max": 2}, **fields}
 
 
@@ -555,7 +558,7 @@ def test_gke_networking_objects_match_gkes_crds(machine, region, zone):
     from gpucluster.kube import schemas
 
     spec, _ = load_spec({**ULTRA, "region": region, "zones": [zone], "storage": {},
-                         "pools": [{"name": "p", "instanceType": machine, "size": {"max": 2}}]})
+                         "pools": [pool("p", machine)]})
     vpcs = {f"gpu-{i}": f"vpc-gpu-{i}" for i in range(8)} | {"rdma": "vpc-rdma"}
     subnets = {f"gpu-{i}": f"subnet-gpu-{i}" for i in range(8)} | {f"rdma-{i}": f"subnet-rdma-{i}" for i in range(8)}
     objects = gke.gke_objects(spec, vpcs, subnets)

@@ -58,7 +58,8 @@ def test_names_at_the_budget_pass_and_one_character_more_fails(cloud, options, l
             spec = spec_with(name=cluster, pools=[pool(name=pool_name, **SPOT)])
         else:
             kind = "a3-ultragpu-8g" if options else "g2-standard-24"  # compact placement for the fabric type only
-            spec = gcp_spec(name=cluster, pools=[{"name": pool_name, "instanceType": kind, "size": {"max": 2}}])
+            capacity = {"capacity": {"type": "spot"}} if options else {}  # A3 Ultra: not sold on demand
+            spec = gcp_spec(name=cluster, pools=[{"name": pool_name, "instanceType": kind, "size": {"max": 2}, **capacity}])
         found = errors(spec)
         if extra:
             assert f"makes the {label} name" in found["pools[0].name"], found
@@ -142,7 +143,7 @@ AWS_FULL = spec_with(
 )
 GCP_FULL = gcp_spec(
     name="g" * 20,
-    pools=[{"name": "u" * 26, "instanceType": "a3-ultragpu-8g", "size": {"max": 2}},  # compact; host-2 and RDMA networks
+    pools=[{"name": "u" * 26, "instanceType": "a3-ultragpu-8g", "size": {"max": 2}, "capacity": {"type": "spot"}},  # compact; host-2 and RDMA networks
            {"name": "m" * 26, "instanceType": "a3-megagpu-8g", "size": {"max": 2}, "capacity": {"type": "spot"}},  # GPU VPCs
            {"name": "g" * 30, "instanceType": "g2-standard-24", "size": {"max": 2}}],
     storage={"scratch": {}, "shared": {"throughputGbps": 10}},

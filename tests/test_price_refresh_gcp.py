@@ -22,6 +22,8 @@ UNITS = {
     "a4-highgpu": (0.036, 0.0033, 11.06),
     "g2-standard": (0.024988, 0.002928, 0.56),
 }
+# Families priced by another's SKUs (sku_match in the GCP price file): A2 Mega by A2 High's, A3 Edge by A3 High's.
+UNITS |= {"a2-megagpu": UNITS["a2-highgpu"], "a3-edgegpu": UNITS["a3-highgpu"]}
 SPOT_SHARE = 0.4  # recorded spot SKUs cost this share of on demand, for families that sell spot
 
 

@@ -9,6 +9,7 @@ import pulumi_aws as aws
 
 from gpucluster import naming
 from gpucluster.fabric import efa_device_count
+from gpucluster.images import default_image
 from gpucluster.outputs import cluster_outputs, shared_file_system
 from gpucluster.plan import PoolPlan, address_plan, fabric_zone, lustre_plan, node_setup, plan_pool
 from gpucluster.spec import ClusterSpec
@@ -21,7 +22,7 @@ from gpucluster.kube import storage as volumes
 
 from .eks import EksCluster, EksClusterArgs
 from .identity import NodeIdentity, NodeIdentityArgs
-from .instance_group import DEFAULT_IMAGES, GpuInstanceGroup, GpuInstanceGroupArgs
+from .instance_group import GpuInstanceGroup, GpuInstanceGroupArgs
 from .network import ClusterNetwork, ClusterNetworkArgs
 from .spot_pool import SpotTrainingPool, SpotTrainingPoolArgs
 from .storage import TieredStorage, TieredStorageArgs
@@ -171,7 +172,7 @@ class AwsGpuCluster(pulumi.ComponentResource):
             max_size=pool.size.max,
             capacity=pool.capacity,
             rollout=pool.rollout if plan.rolling else None,
-            image_id=pool.image_id or DEFAULT_IMAGES[plan.instance.accelerator.kind],
+            image_id=pool.image_id or default_image(plan.instance),  # validation refuses a pool without either
             root_volume_gb=pool.root_volume_gb,
             user_data=self._user_data(plan),
             instance_profile_arn=identity.instance_profile_arn,

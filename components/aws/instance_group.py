@@ -14,13 +14,6 @@ from gpucluster.spec import Capacity, Rollout
 
 from .launch_template import NodeTemplateArgs, node_launch_template
 
-# Deep Learning AMIs by accelerator, as SSM public parameters: launch templates resolve these at launch,
-# so a group always boots the current image without an AMI lookup at deploy time.
-# (Parameter names per "Finding the ID of a DLAMI", docs.aws.amazon.com/dlami/latest/devguide/find-dlami-id.html.)
-DEFAULT_IMAGES = {
-    "gpu": "resolve:ssm:/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-ubuntu-22.04/latest/ami-id",
-    "trainium": "resolve:ssm:/aws/service/neuron/dlami/multi-framework/ubuntu-22.04/latest/image_id",
-}
 ROOT_DEVICE = "/dev/sda1"  # Ubuntu-based DLAMIs
 
 

@@ -17,6 +17,7 @@ from gpucluster.userdata import node_script
 from components.checked import checked_spec
 from components.kube import GpuWorkloads, GpuWorkloadsArgs
 from gpucluster.kube import storage as volumes
+from gpucluster.images import default_image
 
 from .gke import GkeCluster, GkeClusterArgs
 from .instance_group import GpuInstanceGroup, GpuInstanceGroupArgs
@@ -127,7 +128,7 @@ class GcpGpuCluster(pulumi.ComponentResource):
                 service_account=email,
                 labels={**labels, "gpucluster-pool": pool.name, "gpucluster-purpose": pool.purpose},
                 placement_policy=policy, boot_disk_gb=pool.root_volume_gb, startup_script=startup,
-                **({"image": pool.image_id} if pool.image_id else {}),
+                **({"image": image} if (image := pool.image_id or default_image(plan.instance)) else {}),
             ),
             opts=child,
         )

@@ -10,10 +10,12 @@ import pulumi_gcp as gcp
 from gpucluster import naming
 from gpucluster.fabric import GcpNic
 from gpucluster.spec import Capacity, Rollout
+from gpucluster.images import GCP_GPU_IMAGE
 
-# Ubuntu 22.04 with NVIDIA drivers, published by Canonical for accelerator VMs.
-DEFAULT_IMAGE = "projects/ubuntu-os-accelerator-images/global/images/family/ubuntu-accelerator-2204-amd64-with-nvidia-570"
-HYPERDISK_SERIES = {"a3-ultragpu", "a4-highgpu"}  # these take Hyperdisk boot disks only
+DEFAULT_IMAGE = GCP_GPU_IMAGE  # gpucluster.images decides per machine type (none for Arm and vGPU shapes)
+# These take Hyperdisk boot disks only (A4X and A4X Max: Google, "Arm VMs on Compute" and "Create A4X Max instances in
+# bulk": Hyperdisk, no Persistent Disk).
+HYPERDISK_SERIES = {"a3-ultragpu", "a4-highgpu", "a4x-highgpu", "a4x-maxgpu-4g"}
 
 
 @dataclass

@@ -10,6 +10,8 @@ import yaml
 
 from .models import (
     Accelerator,
+    AcceleratorKind,
+    Architecture,
     AwsFabric,
     CapacityType,
     Cloud,
@@ -24,6 +26,8 @@ from .models import (
 
 __all__ = [
     "Accelerator",
+    "AcceleratorKind",
+    "Architecture",
     "AwsFabric",
     "CapacityType",
     "Catalog",

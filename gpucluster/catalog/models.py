@@ -9,7 +9,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 # "kubernetes": the node types of Kubernetes clusters the toolkit does not create (on-premises DGX/HGX systems, GPU
 # clouds that hand out a cluster), described by their hardware alone.
 Cloud = Literal["aws", "gcp", "kubernetes"]
-CapacityType = Literal["on-demand", "spot", "capacity-block", "flex-start"]
+# "reservation" is listed only where a cloud sells reserved capacity apart from on-demand (GCP: A3 Ultra, A4 and A4X
+# are sold through reservations, spot and flex-start, not as plain on-demand VMs); an AWS capacity reservation is
+# on-demand capacity held for you, so it needs "on-demand".
+CapacityType = Literal["on-demand", "reservation", "spot", "capacity-block", "flex-start"]
+# What EC2 calls the accelerator: GpuInfo (gpu), NeuronInfo (trainium, inferentia), InferenceAcceleratorInfo without
+# NeuronInfo (inference: Qualcomm AI 100), FpgaInfo (fpga), MediaAcceleratorInfo (media: Xilinx U30).
+AcceleratorKind = Literal["gpu", "trainium", "inferentia", "inference", "fpga", "media"]
+Architecture = Literal["x86_64", "arm64"]
 
 
 class _Strict(BaseModel):
@@ -25,13 +32,27 @@ class Source(_Strict):
 
 
 class Accelerator(_Strict):
-    kind: Literal["gpu", "trainium"]
+    kind: AcceleratorKind
     model: str
-    count: int = Field(gt=0)
-    memory_gib: float = Field(gt=0, description="Memory per accelerator")
-    board_power_w: int | None = Field(
-        default=None, description="Maximum board power per accelerator; None where the vendor publishes none"
+    manufacturer: str | None = None
+    count: int = Field(gt=0, description="Accelerator devices the instance sees (EC2: LogicalGpuCount where given)")
+    fraction: float | None = Field(
+        default=None, gt=0, lt=1,
+        description="Share of one physical accelerator each device is (EC2 GpuPartitionSize, GCP vGPU shapes); None for "
+        "whole devices",
     )
+    memory_gib: float | None = Field(default=None, gt=0, description="Memory per device; None where the cloud publishes none")
+    core_version: int | None = Field(default=None, gt=0, description="NeuronCore version (EC2 NeuronInfo CoreInfo.Version)")
+    board_power_w: int | None = Field(
+        default=None, description="Maximum board power per accelerator; None where the vendor publishes none (or the "
+        "device is a share of a board, whose draw nobody publishes)"
+    )
+
+    @model_validator(mode="after")
+    def _power_of_whole_boards(self) -> Accelerator:
+        if self.fraction is not None and self.board_power_w is not None:
+            raise ValueError("board_power_w is a whole board's; a fractional device has none of its own")
+        return self
 
 
 class AwsFabric(_Strict):
@@ -43,7 +64,7 @@ class AwsFabric(_Strict):
     ena_only_cards: tuple[int, ...] = Field(
         default=(), description="Cards that cannot carry EFA (p6-b300 card 0)"
     )
-    bandwidth_gbps: float = Field(gt=0, description="Aggregate network bandwidth")
+    bandwidth_gbps: float | None = Field(gt=0, description="Aggregate network bandwidth; None where EC2 gives none")
 
     @model_validator(mode="after")
     def _efa_cards_fit(self) -> AwsFabric:
@@ -68,8 +89,19 @@ class GcpFabric(_Strict):
     host_nics: int = Field(ge=1, description="gVNIC interfaces for host traffic")
     gpu_nics: int = Field(ge=0)
     gpu_nic_type: Literal["GVNIC", "MRDMA"] | None = None
+    layout_known: bool = Field(
+        default=True, description="False where Google documents the physical NIC count but not how the NICs are split "
+        "and typed (A4X Max bare metal): nothing is built on such a type"
+    )
+    physical_nics: int | None = Field(default=None, ge=1, description="Google's physical NIC count, where documented")
     bandwidth_gbps: float | None = Field(default=None, gt=0, description="None where no source was read")
     mtu: int | None = None
+
+    @model_validator(mode="after")
+    def _typed(self) -> GcpFabric:
+        if self.layout_known and self.gpu_nics and self.gpu_nic_type is None:
+            raise ValueError("gpu_nics without gpu_nic_type; set layout_known: false if the NIC types are not documented")
+        return self
 
 
 LinkType = Literal["infiniband", "ethernet"]
@@ -148,6 +180,10 @@ class InstanceType(_Strict):
     memory_gib: float | None = Field(gt=0, description="Host memory; None where the server maker chooses it")
     fabric: AwsFabric | GcpFabric | MetalFabric
     local_disks: LocalDisks = LocalDisks(count=0, size_gb=0)
+    architectures: tuple[Architecture, ...] = Field(
+        default=("x86_64",), min_length=1, description="CPU architectures the type runs (EC2 ProcessorInfo)"
+    )
+    bare_metal: bool = False
     capacity_types: tuple[CapacityType, ...] = ("on-demand", "spot")
     placement_strategies: tuple[str, ...] = ()
     zones: dict[str, tuple[str, ...]] = Field(
@@ -165,7 +201,7 @@ class InstanceType(_Strict):
             return self.fabric.max_efa_interfaces > 0
         if isinstance(self.fabric, MetalFabric):
             return self.fabric.compute_ports > 0
-        return self.fabric.gpu_nics > 0
+        return self.fabric.layout_known and self.fabric.gpu_nics > 0
 
     @property
     def gpus(self) -> int:

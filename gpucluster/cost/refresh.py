@@ -13,9 +13,6 @@ any of them). Capacity-block rates and service prices are kept as they are.
 from __future__ import annotations
 
 import json
-import os
-import sys
-import tempfile
 from collections.abc import Callable
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -24,23 +21,10 @@ from typing import Any
 import yaml
 
 from ..catalog import load as load_catalog
+from ..refresh_io import Progress, RefreshError, progress_bar, write_atomically
 from .prices import PriceBook, parse, price_file
 
-Progress = Callable[[int, int, str], None]
-
-
-class RefreshError(Exception):
-    """A response was malformed or incomplete; the price file was not touched."""
-
-
-def progress_bar(done: int, total: int, label: str) -> None:
-    width = 30
-    filled = int(width * done / total) if total else width
-    end = "\n" if done == total else ""
-    if sys.stderr.isatty():
-        print(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {label:<40}", end=end, file=sys.stderr, flush=True)
-    elif done == total or done % 10 == 0:
-        print(f"{done}/{total} {label}", file=sys.stderr, flush=True)
+__all__ = ["Progress", "RefreshError", "progress_bar", "refresh_aws", "refresh_gcp"]
 
 
 def _on_demand_filters(region: str, instance_type: str) -> list[dict[str, str]]:
@@ -244,7 +228,4 @@ def refresh_gcp(
 def _write(path: Path, raw: dict, cloud: str) -> None:
     """Write next to the file, then rename: a reader sees the old file or the new one, never half of one."""
     header = f"# {cloud.upper()} prices for the cost model, last rewritten by `gpucluster prices refresh --cloud {cloud}`.\n"
-    text = header + yaml.safe_dump(raw, sort_keys=False, width=130, default_flow_style=None)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as handle:
-        handle.write(text)
-    os.replace(handle.name, path)
+    write_atomically(path, header + yaml.safe_dump(raw, sort_keys=False, width=130, default_flow_style=None))

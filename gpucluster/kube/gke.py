@@ -21,10 +21,12 @@ from .nodes import POOL_LABEL, NodePoolPlan, Taint, gke_pod_networks, node_pool_
 
 # GKE's accelerator type per machine series: the `guest_accelerators.type` of a node pool and the value GKE puts in the
 # node label `cloud.google.com/gke-accelerator` (CEA installers' node selectors; GKE "GPU platforms").
+# A4X, A4X Max, A3 Edge, A2 Mega and G4 names: Google, "GPU machine types" (updated 2026-04-14).
 ACCELERATOR_TYPES = {
-    "a2-highgpu": "nvidia-tesla-a100", "a2-ultragpu": "nvidia-a100-80gb", "a3-highgpu": "nvidia-h100-80gb",
-    "a3-megagpu": "nvidia-h100-mega-80gb", "a3-ultragpu": "nvidia-h200-141gb", "a4-highgpu": "nvidia-b200",
-    "g2-standard": "nvidia-l4",
+    "a2-highgpu": "nvidia-tesla-a100", "a2-megagpu": "nvidia-tesla-a100", "a2-ultragpu": "nvidia-a100-80gb",
+    "a3-highgpu": "nvidia-h100-80gb", "a3-edgegpu": "nvidia-h100-80gb", "a3-megagpu": "nvidia-h100-mega-80gb",
+    "a3-ultragpu": "nvidia-h200-141gb", "a4-highgpu": "nvidia-b200", "a4x-highgpu": "nvidia-gb200",
+    "a4x-maxgpu": "nvidia-gb300", "g2-standard": "nvidia-l4", "g4-standard": "nvidia-rtx-pro-6000",
 }
 ACCELERATOR_LABEL = "cloud.google.com/gke-accelerator"
 NCCL_TRANSPORTS = ("gpudirect-tcpx", "gpudirect-tcpxo", "gpudirect-rdma")
@@ -97,7 +99,8 @@ chmod a+rw /dev/aperture_devices/*/resource* 2>/dev/null || true
 
 
 def accelerator_type(plan: NodePoolPlan) -> str:
-    return ACCELERATOR_TYPES[plan.plan.instance.name.rsplit("-", 1)[0]]
+    """The series' accelerator: the machine type's first two words (a4x-maxgpu-4g-metal: a4x-maxgpu)."""
+    return ACCELERATOR_TYPES["-".join(plan.plan.instance.name.split("-")[:2])]
 
 
 def transport(plan: NodePoolPlan) -> str:
