@@ -177,6 +177,44 @@ def cmd_catalog_refresh(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_preflight(args: argparse.Namespace) -> int:
+    """Ask the stack's cloud whether quotas, zones, capacity and the node image are there (README, "Preflight")."""
+    loaded = stackrun.spec_stack(args.project, args.stack, "preflight")
+    if isinstance(loaded, int):
+        return loaded
+    _, stack, spec = loaded
+    if spec.cloud not in ("aws", "gcp"):
+        print(f"error: preflight asks AWS or GCP; stack {args.stack} is cloud {spec.cloud}", file=sys.stderr)
+        return EXIT_USAGE
+    from .preflight import preflight
+    from .preflight.model import exit_code
+    from .preflight.render import as_json, render_table
+    from .refresh_io import progress_bar
+
+    if spec.cloud == "aws":
+        import boto3
+        from botocore.config import Config
+
+        # One attempt per call: preflight's own backoff retries throttling. Timeouts turn a silent endpoint into an
+        # "error" check rather than a hang.
+        config = Config(connect_timeout=5, read_timeout=30, retries={"total_max_attempts": 1})
+
+        def client_for(service: str, region: str):
+            return boto3.client(service, region_name=region, config=config)
+    else:
+        from .preflight.gcp import default_compute
+
+        def client_for(service: str, region: str):
+            return default_compute()
+
+    checks = preflight(spec, client_for, gcp_project=stack.values.get("gcp:project"), progress=progress_bar)
+    if args.json:
+        print(json.dumps(as_json(args.stack, spec.cloud, spec.region, checks), indent=2))
+    else:
+        print(render_table(checks))
+    return exit_code(checks)
+
+
 def cmd_policy_config(args: argparse.Namespace) -> int:
     """The config file `pulumi preview --policy-pack policies/PACK --policy-pack-config FILE` needs for a stack."""
     loaded = stackrun.spec_stack(args.project, args.stack, "policy-config")
@@ -344,6 +382,16 @@ def build_parser() -> argparse.ArgumentParser:
     refresh_cmd.add_argument("--cloud", choices=["aws", "gcp"], required=True)
     refresh_cmd.add_argument("--region", action="append", help="region to refresh (repeatable; default: those in the file)")
     refresh_cmd.set_defaults(func=cmd_prices_refresh)
+
+    preflight_text = ("ask the stack's cloud (read-only) whether its quotas at max size, instance type offerings, "
+                      "spot scores, reservations and capacity blocks, FSx and VPC quotas and node image are there; "
+                      "exit 0 when every check passes or warns, 1 when one fails, 3 when none fails but one could not "
+                      "be asked (credentials, permissions, network); README, 'Preflight'")
+    preflight_cmd = sub.add_parser("preflight", help=preflight_text, description=preflight_text)
+    preflight_cmd.add_argument("stack", help="stack name: reads stacks/Pulumi.STACK.yaml")
+    preflight_cmd.add_argument("--json", action="store_true", help="print the checks as JSON")
+    preflight_cmd.add_argument("--project", help="project folder (default: the nearest Pulumi.yaml at or above here)")
+    preflight_cmd.set_defaults(func=cmd_preflight)
 
     policy_config = sub.add_parser("policy-config", help="a stack's policy config file for one pack, for the Pulumi CLI")
     policy_config.add_argument("stack")
