@@ -36,8 +36,9 @@ preview: $(VENV)/.runtime
 
 # The tests, then every example stack previewed with every pack: a mandatory violation, or a stack that no longer
 # previews, fails the target (the report is in build/ci/report.md).
+# pytest-xdist: one worker per core, each test file on one worker (module fixtures such as built packs run once).
 test: $(VENV)/.installed .venv-checkov/.installed
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n auto --dist loadfile $(PYTEST_ARGS)
 	$(BIN)/gpucluster ci --out build/ci
 
 # Each policy pack made self-contained, as `pulumi policy publish` uploads a pack and the CLI installs it: the

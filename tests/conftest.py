@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, settings
 from gpucluster.preview.engine import PreviewResult
 
 from .helpers import BASE_SPEC, preview_spec
+from .moto_catalog import moto_endpoint
 
 # Hypothesis profiles for tests/test_properties.py, chosen with HYPOTHESIS_PROFILE (`make fuzz` sets "fuzz").
 # "default" (make test): few examples, derandomized so every run tries the same inputs, no example database.
@@ -36,3 +37,10 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 @pytest.fixture(scope="session")
 def p5_preview() -> PreviewResult:
     return preview_spec(BASE_SPEC)
+
+
+@pytest.fixture(scope="module")
+def moto_server():
+    """moto in server mode on loopback (a real HTTP endpoint), one per test module so their accounts stay apart."""
+    with moto_endpoint() as url:
+        yield url

@@ -16,16 +16,10 @@ from gpucluster import catalog, cli
 from gpucluster.catalog import refresh
 from gpucluster.refresh_io import RefreshError
 
-from .moto_catalog import ORIGIN, clients, moto_endpoint, shipped_date
+from .moto_catalog import ORIGIN, clients, shipped_date
 
 SHIPPED = refresh.catalog_file()
 QUIET = {"progress": lambda *a: None}
-
-
-@pytest.fixture(scope="module")
-def endpoint():
-    with moto_endpoint() as url:
-        yield url
 
 
 @pytest.fixture
@@ -45,21 +39,21 @@ def test_the_catalog_lists_every_accelerated_type_ec2_offers():
     assert set(catalog.load("aws").names()) == accelerated & offered
 
 
-def test_refreshing_some_regions_rebuilds_them_and_keeps_the_others(catalog_copy, endpoint):
+def test_refreshing_some_regions_rebuilds_them_and_keeps_the_others(catalog_copy, moto_server):
     """The shipped file is what a full refresh from moto builds (tests/moto_catalog.py --check rebuilds all of it); a
     region refreshed on the same day gives the same bytes, the other regions' zones kept as they were."""
-    refresh.refresh_aws(["eu-north-1"], clients(endpoint), path=catalog_copy, today=shipped_date(),
+    refresh.refresh_aws(["eu-north-1"], clients(moto_server), path=catalog_copy, today=shipped_date(),
                         origin=ORIGIN, **QUIET)
     assert catalog_copy.read_bytes() == SHIPPED.read_bytes()
 
 
-def test_a_region_refreshed_replaces_its_zones_only(catalog_copy, endpoint):
+def test_a_region_refreshed_replaces_its_zones_only(catalog_copy, moto_server):
     raw = yaml.safe_load(catalog_copy.read_text())
     p5 = next(t for t in raw["instance_types"] if t["name"] == "p5.48xlarge")
     p5["zones"]["us-east-1"] = ["us-east-1z"]  # stale: the refresh of us-east-1 replaces it
     p5["zones"]["xx-made-up-1"] = ["xx-made-up-1a"]  # a region not refreshed now: kept
     catalog_copy.write_text(yaml.safe_dump(raw, sort_keys=False))
-    types = {t.name: t for t in refresh.refresh_aws(["us-east-1"], clients(endpoint), path=catalog_copy, **QUIET)}
+    types = {t.name: t for t in refresh.refresh_aws(["us-east-1"], clients(moto_server), path=catalog_copy, **QUIET)}
     shipped = catalog.load("aws")["p5.48xlarge"].zones
     assert types["p5.48xlarge"].zones["us-east-1"] == shipped["us-east-1"]
     assert types["p5.48xlarge"].zones["xx-made-up-1"] == ("xx-made-up-1a",)
@@ -123,22 +117,22 @@ def test_an_incomplete_or_inconsistent_answer_leaves_the_file_untouched(tmp_path
     assert path.read_bytes() == before
 
 
-def test_a_curated_figure_without_its_source_is_refused(tmp_path, catalog_copy, endpoint):
+def test_a_curated_figure_without_its_source_is_refused(tmp_path, catalog_copy, moto_server):
     curated = yaml.safe_load(refresh.curated_file().read_text())
     del curated["sources"]["power"]
     bad = tmp_path / "aws-curated.yaml"
     bad.write_text(yaml.safe_dump(curated))
     before = catalog_copy.read_bytes()
     with pytest.raises(RefreshError, match=r"cites undefined sources \['power'\]"):
-        refresh.refresh_aws(["us-east-1"], clients(endpoint), path=catalog_copy, curated_path=bad, **QUIET)
+        refresh.refresh_aws(["us-east-1"], clients(moto_server), path=catalog_copy, curated_path=bad, **QUIET)
     assert catalog_copy.read_bytes() == before
 
 
-def test_cli_refreshes_from_the_endpoint_and_says_when_it_could_not(catalog_copy, endpoint, monkeypatch, capsys):
+def test_cli_refreshes_from_the_endpoint_and_says_when_it_could_not(catalog_copy, moto_server, monkeypatch, capsys):
     monkeypatch.setattr(refresh, "catalog_file", lambda cloud="aws": catalog_copy)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_ENDPOINT_URL_EC2", endpoint)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_EC2", moto_server)
     assert cli.main(["catalog", "refresh", "--cloud", "aws", "--regions", "eu-north-1"]) == 0
     out = capsys.readouterr().out
     assert f"refreshed {catalog_copy} from eu-north-1:" in out and "accelerated types" in out

@@ -18,7 +18,6 @@ from botocore.config import Config
 from botocore.exceptions import UnknownEndpointError
 from botocore.stub import Stubber
 from moto.core import DEFAULT_ACCOUNT_ID
-from moto.server import ThreadedMotoServer
 from moto.ssm.models import Parameter, ssm_backends
 
 from gpucluster import cli, stackrun
@@ -38,14 +37,6 @@ FIXTURES = Path(__file__).parent / "fixtures" / "preflight" / "gcp"
 DLAMI = "/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-ubuntu-22.04/latest/ami-id"
 P_ON_DEMAND, P_SPOT = EC2_VCPU_QUOTAS["P"]["on-demand"], EC2_VCPU_QUOTAS["P"]["spot"]
 
-
-@pytest.fixture(scope="module")
-def moto_endpoint():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 MOTO_SESSION = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing")
@@ -162,14 +153,14 @@ def test_vcpu_quota_fails_with_the_increase_to_request():
 # AWS: offerings (moto)
 
 
-def test_offered_in_the_pool_zone(moto_endpoint):
-    check = AwsPreflight(aws_needs(), moto_clients(moto_endpoint), no_sleep()).offered(pool_need())
+def test_offered_in_the_pool_zone(moto_server):
+    check = AwsPreflight(aws_needs(), moto_clients(moto_server), no_sleep()).offered(pool_need())
     assert check.status == "pass" and "us-east-1a" in check.found
 
 
-def test_not_offered_names_the_zone_and_the_zones_that_have_it(moto_endpoint):
+def test_not_offered_names_the_zone_and_the_zones_that_have_it(moto_server):
     pool = pool_need(zones=("ca-central-1a",))
-    check = AwsPreflight(aws_needs(pool, region="ca-central-1"), moto_clients(moto_endpoint), no_sleep()).offered(pool)
+    check = AwsPreflight(aws_needs(pool, region="ca-central-1"), moto_clients(moto_server), no_sleep()).offered(pool)
     assert check.status == "fail"
     assert check.detail == "ca-central-1a does not offer p5.48xlarge"
     assert check.action == "use a zone that has it: ca-central-1d (zones of the cluster and the pool)"
@@ -300,22 +291,22 @@ def test_missing_block_without_offerings_in_the_zone_fails_twice():
 # AWS: FSx and VPC quotas (moto for file systems and VPCs; moto's Service Quotas answers vpc, Stubber fsx)
 
 
-def test_lustre_quota_counts_file_systems_that_exist(moto_endpoint):
+def test_lustre_quota_counts_file_systems_that_exist(moto_server):
     region = "us-west-1"
-    fsx = moto_clients(moto_endpoint)("fsx", region)
+    fsx = moto_clients(moto_server)("fsx", region)
     fsx.create_file_system(FileSystemType="LUSTRE", StorageCapacity=2400, SubnetIds=["subnet-12345678"],
                            LustreConfiguration={"DeploymentType": "PERSISTENT_2", "PerUnitStorageThroughput": 125})
     for value, status in ((4800.0, "pass"), (4799.0, "fail")):
         quotas, stubber = stubbed("service-quotas", region)
         stubber.add_response("get_service_quota", quota_answer("fsx", "L-8F1B9C74", value))
-        clients = moto_clients(moto_endpoint, **{"service-quotas": quotas})
+        clients = moto_clients(moto_server, **{"service-quotas": quotas})
         check = AwsPreflight(aws_needs(region=region, lustre_gib=2400), clients, no_sleep()).lustre_quota()
         assert (check.status, check.needed) == (status, "4800 GiB")
     assert "--service-code fsx --quota-code L-8F1B9C74 --desired-value 4800" in check.action
 
 
-def test_vpc_quota_from_moto(moto_endpoint):
-    clients = moto_clients(moto_endpoint)
+def test_vpc_quota_from_moto(moto_server):
+    clients = moto_clients(moto_server)
     check = AwsPreflight(aws_needs(region="eu-west-1"), clients, no_sleep()).vpc_quota()
     assert (check.status, check.found, check.needed) == ("pass", "5 VPCs", "2 VPCs")  # the default VPC, and ours
     ec2 = clients("ec2", "eu-west-1")
@@ -329,7 +320,7 @@ def test_vpc_quota_from_moto(moto_endpoint):
 
 
 @pytest.fixture(scope="module")
-def dlami_parameter(moto_endpoint):
+def dlami_parameter(moto_server):
     """The DLAMI's public parameter in moto's us-east-1. AWS refuses PutParameter under /aws (moto too), so it goes
     into moto's backend as moto loads its own public parameters."""
     backend = ssm_backends[DEFAULT_ACCOUNT_ID]["us-east-1"]
@@ -341,20 +332,20 @@ def dlami_parameter(moto_endpoint):
     del backend._parameters[DLAMI]  # moto's backends outlive this module's server
 
 
-def test_image_parameter_resolves(moto_endpoint, dlami_parameter):
-    check = AwsPreflight(aws_needs(), moto_clients(moto_endpoint), no_sleep()).image(f"resolve:ssm:{dlami_parameter}",
+def test_image_parameter_resolves(moto_server, dlami_parameter):
+    check = AwsPreflight(aws_needs(), moto_clients(moto_server), no_sleep()).image(f"resolve:ssm:{dlami_parameter}",
                                                                                    ["train"])
     assert (check.status, check.found) == ("pass", "ami-0123456789abcdef0")
 
 
-def test_image_parameter_missing_in_the_region_fails(moto_endpoint, dlami_parameter):
-    check = AwsPreflight(aws_needs(region="eu-north-1"), moto_clients(moto_endpoint), no_sleep()).image(
+def test_image_parameter_missing_in_the_region_fails(moto_server, dlami_parameter):
+    check = AwsPreflight(aws_needs(region="eu-north-1"), moto_clients(moto_server), no_sleep()).image(
         f"resolve:ssm:{dlami_parameter}", ["train"])
     assert check.status == "fail" and check.found.startswith("no parameter")
 
 
-def test_image_ami_exists_or_not(moto_endpoint):
-    clients = moto_clients(moto_endpoint)
+def test_image_ami_exists_or_not(moto_server):
+    clients = moto_clients(moto_server)
     ami = clients("ec2", "us-east-1").register_image(Name="node-image", RootDeviceName="/dev/sda1")["ImageId"]
     checks = AwsPreflight(aws_needs(), clients, no_sleep())
     assert checks.image(ami, ["train"]).status == "pass"
@@ -375,20 +366,20 @@ def no_credentials(tmp_path, monkeypatch):
     return boto3.session.Session()
 
 
-def test_no_credentials_is_an_error_on_every_check(moto_endpoint, no_credentials):
+def test_no_credentials_is_an_error_on_every_check(moto_server, no_credentials):
     checks = preflight(spec_of("aws-p5-train"),
-                       lambda s, r: no_credentials.client(s, region_name=r, endpoint_url=moto_endpoint),
+                       lambda s, r: no_credentials.client(s, region_name=r, endpoint_url=moto_server),
                        backoff=no_sleep())
     assert {c.status for c in checks} == {"error"} and len(checks) == 4
     assert all("NoCredentialsError" in c.detail and "aws sso login" in c.action for c in checks)
     assert exit_code(checks) == EXIT_UNCHECKED
 
 
-def test_access_denied_names_the_permission(moto_endpoint):
+def test_access_denied_names_the_permission(moto_server):
     quotas, stubber = stubbed("service-quotas")
     stubber.add_client_error("get_service_quota", "AccessDeniedException", "User is not authorized",
                              http_status_code=400)
-    checks = preflight(spec_of("aws-p5-train"), moto_clients(moto_endpoint, **{"service-quotas": quotas}),
+    checks = preflight(spec_of("aws-p5-train"), moto_clients(moto_server, **{"service-quotas": quotas}),
                        backoff=no_sleep())
     quota = checks[0]
     assert (quota.check, quota.status) == ("quota L-417A185B Running On-Demand P instances", "error")
@@ -419,11 +410,11 @@ def test_throttled_beyond_the_attempts_is_an_error():
     assert check.status == "error" and "still throttled" in check.detail and sleeps == [0.5, 1.0]
 
 
-def test_region_without_the_service(moto_endpoint):
+def test_region_without_the_service(moto_server):
     def client_for(service, region):
         if service == "service-quotas":
             raise UnknownEndpointError(service_name=service, region_name=region)
-        return moto_clients(moto_endpoint)(service, region)
+        return moto_clients(moto_server)(service, region)
 
     checks = preflight(spec_of("aws-p5-train"), client_for, backoff=no_sleep())
     by_name = {c.check: c for c in checks}
@@ -622,14 +613,14 @@ def test_table_shows_what_to_do_under_what_is_short():
 
 
 @pytest.fixture
-def cli_clients(moto_endpoint, dlami_parameter, monkeypatch):
+def cli_clients(moto_server, dlami_parameter, monkeypatch):
     """The CLI's boto3.client, answered by moto except Service Quotas: a Stubber with the P quota given, then the
     VPC quota (asked in that order)."""
     def with_p_quota(value: float) -> None:
         quotas, stubber = stubbed("service-quotas")
         stubber.add_response("get_service_quota", quota_answer("ec2", "L-417A185B", value))
         stubber.add_response("get_service_quota", quota_answer("vpc", "L-F678F1CE", 5.0))
-        clients = moto_clients(moto_endpoint, **{"service-quotas": quotas})
+        clients = moto_clients(moto_server, **{"service-quotas": quotas})
         monkeypatch.setattr(boto3, "client", lambda service, region_name, config: clients(service, region_name))
     return with_p_quota
 
@@ -656,9 +647,9 @@ def test_cli_json_and_exit_1_on_a_short_quota(cli_clients, capsys):
     assert "--desired-value 3072" in failed[0]["action"]
 
 
-def test_cli_exit_3_when_nothing_could_be_asked(moto_endpoint, no_credentials, monkeypatch, capsys):
+def test_cli_exit_3_when_nothing_could_be_asked(moto_server, no_credentials, monkeypatch, capsys):
     monkeypatch.setattr(boto3, "client", lambda service, region_name, config: no_credentials.client(
-        service, region_name=region_name, endpoint_url=moto_endpoint, config=config))
+        service, region_name=region_name, endpoint_url=moto_server, config=config))
     assert cli.main(["preflight", "aws-p5-train", "--project", str(ROOT)]) == EXIT_UNCHECKED
     assert capsys.readouterr().out.splitlines()[-1] == "0 pass, 0 warn, 0 fail, 4 error"
 

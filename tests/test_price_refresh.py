@@ -9,7 +9,6 @@ import shutil
 import boto3
 import pytest
 from botocore.stub import ANY, Stubber
-from moto.server import ThreadedMotoServer
 
 from gpucluster import catalog, cli
 from gpucluster.cost import prices, refresh
@@ -35,14 +34,6 @@ def product(instance_type: str, usd: str, region: str = REGION) -> str:
         "version": "20261101000000", "publicationDate": "2026-11-01T00:00:00Z",
     })
 
-
-@pytest.fixture(scope="module")
-def moto_server():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 @pytest.fixture
