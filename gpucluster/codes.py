@@ -163,6 +163,7 @@ POLICIES = {
     ("cost", "training-pools-spot-or-scale-to-zero"): ("GPC-COST-IDLE", "training and dev pools on spot or able to scale to zero"),
     ("cost", "cost-allocation-tags"): ("GPC-COST-TAGS", "the cost-allocation tags on every taggable resource"),
     ("cost", "shared-fs-within-budget"): ("GPC-COST-SHARED-FS", "the shared file system's tier and cost within budget"),
+    ("cost", "prices-fresh"): ("GPC-PRICES-STALE", "the prices the estimate uses no older than maxPriceAgeDays"),
     ("sovereignty", "allowed-regions"): ("GPC-SOV-REGION", "every resource in an allowed region"),
     ("sovereignty", "no-data-copies-elsewhere"): ("GPC-SOV-COPIES", "no replication or links to storage outside the stack"),
     ("sovereignty", "customer-managed-keys"): ("GPC-SOV-KEYS", "data encrypted with customer-managed keys"),

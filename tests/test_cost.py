@@ -14,7 +14,7 @@ from .helpers import ROOT, pool, preview_spec, spec_with
 from .test_preview import preview_stack
 
 H = 730
-BOOK = prices.load("aws")
+BOOK = prices.effective("aws")  # the book with its imported SkyPilot layer, as the cost model reads it
 P5 = BOOK.instance("us-east-1", "p5.48xlarge")
 SVC = BOOK.region_services("us-east-1")
 NETWORK = (SVC.price("nat_gateway_hour") + SVC.price("public_ipv4_hour")) * H  # one NAT gateway and its address
@@ -43,11 +43,11 @@ def test_spot_stack_by_hand():
     s3 = 200_000 * SVC.price("s3_gb_month", "INTELLIGENT_TIERING") + 20_000 * SVC.price("s3_gb_month", "STANDARD")
     fixed = fsx + s3 + SVC.price("kms_key_month") + NETWORK
     assert cost["total"]["monthly"]["min"] == pytest.approx(fixed)  # scaled to zero: storage and network only
-    assert cost["total"]["monthly"]["max"] == pytest.approx(fixed + 32 * 200 * SVC.price("ebs_gp3_gb_month"))
-    # The book has no p5 spot price: the 32 spot nodes are listed as unpriced, never counted as zero.
-    reasons = [u["reason"] for u in cost["unpriced"]]
-    assert any("no spot price for p5.48xlarge in us-east-1" in r and "32 node(s)" in r for r in reasons)
-    assert cost["pools"]["train"]["usdPerGpuHour"] is None and cost["pools"]["train"]["gpus"]["max"] == 256
+    nodes = 32 * P5.spot * H  # the spot price imported from SkyPilot's catalog: the highest us-east-1 zone
+    assert cost["total"]["monthly"]["max"] == pytest.approx(fixed + nodes + 32 * 200 * SVC.price("ebs_gp3_gb_month"))
+    assert "skypilot-catalog-aws" in P5.sources_for("spot") and "capacity-block-us-east-1" not in P5.sources_for("spot")
+    assert [u for u in cost["unpriced"] if not u["usageBilled"]] == []
+    assert cost["pools"]["train"]["usdPerGpuHour"] is not None and cost["pools"]["train"]["gpus"]["max"] == 256
 
 
 def test_capacity_block_stack_by_hand():

@@ -21,11 +21,11 @@ from .helpers import preview_spec
 from .test_eks import EKS_SPEC, eks_spec
 
 H = 730
-BOOK = prices.load("aws")
+BOOK = prices.effective("aws")  # with its imported layer, as the cost model reads it
 SVC = BOOK.region_services("us-east-1")
 P5, P4D = BOOK.instance("us-east-1", "p5.48xlarge"), BOOK.instance("us-east-1", "p4d.24xlarge")
 P5EN = BOOK.instance("us-east-1", "p5en.48xlarge")
-GCP = prices.load("gcp")
+GCP = prices.effective("gcp")
 GSVC = GCP.region_services("us-central1")
 MEGA = GCP.instance("us-central1", "a3-megagpu-8g")
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "kube"

@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from ..catalog import load as load_catalog
 from ..kube.site import is_site_record
 from ..graph import COMPUTED, SCALES, Graph, group_nodes, tags_of
 from .prices import HOURS_PER_MONTH, PriceBook
-from .prices import load as load_prices
+from .prices import effective as load_prices
 
 # Whole-system power over accelerator power for an 8-GPU HGX node: NVIDIA DGX H100 datasheet, 10.2 kW system
 # maximum for 8 x 700 W GPUs (5.6 kW). Applied to every GPU node as the host overhead.
@@ -74,6 +75,10 @@ FREE |= {
     "gcp:projects/iAMMember:IAMMember",  # a grant (the GKE nodes' roles on the project) bills nothing
 }
 EXPECTED_SIZE_TAG = "gpucluster:expected-size-tb"  # how a bucket's expected size reaches the graph
+EXPECTED_SIZE_LABEL = "gpucluster-expected-size-tb"  # the same for a GCP bucket: label keys take no ':'
+GIB_PER_TB = 1000**4 / 1024**3  # Cloud Storage bills GiB; sizes are given in TB
+NAT_VM_CAP = 32  # Cloud NAT bills a gateway per VM using it up to 32 VMs, then a flat rate
+KMS_DEFAULT_PROTECTION = "SOFTWARE"  # a crypto key's version template default (Cloud KMS API, CryptoKeyVersionTemplate)
 PRICED_PACKAGES = ("aws", "gcp")  # the packages with a price book
 # Objects inside a Kubernetes cluster bill nothing themselves: they run on nodes the cloud packages price.
 IN_CLUSTER_PACKAGES = ("kubernetes",)
@@ -260,6 +265,7 @@ class _Estimator:
         self.power_unknown: set[str] = set()
         self.pools: dict[PoolKey, dict[str, Any]] = {}  # pool -> GPUs by scale, on-demand $/GPU-hour, fully priced?
         self.facility = 1.0  # an existing cluster's site PUE, applied to its nodes' power
+        self.used: set[tuple[str, str]] = set()  # (cloud, source) of every price a line was computed from
 
     def book(self, resource: dict) -> PriceBook:
         cloud = resource["type"].split(":", 1)[0]
@@ -272,6 +278,15 @@ class _Estimator:
 
     def region(self, resource: dict) -> str:
         return self.graph.region(resource) or ""
+
+    def service_price(self, resource: dict, region: str, table: str, key: str | int = "price") -> float | None:
+        """A price from the book's per-region tables; the sources of a price found count as used."""
+        book = self.book(resource)
+        services = book.region_services(region)
+        price = services.price(table, key)
+        if price is not None:
+            self.used.update((book.cloud, source) for source in services.sources_of(table))
+        return price
 
     def skip(self, resource: dict, reason: str, usage_billed: bool = False) -> None:
         self.unpriced.append(Unpriced(resource["urn"], resource["type"], reason, usage_billed))
@@ -289,6 +304,11 @@ class _Estimator:
             "aws:cloudwatch/logGroup:LogGroup": lambda r: self.skip(
                 r, "billed per GB ingested and stored; no log volume to estimate from", usage_billed=True),
             "gcp:compute/instanceGroupManager:InstanceGroupManager": self.gcp_group,
+            "gcp:storage/bucket:Bucket": self.gcs_bucket,
+            "gcp:compute/routerNat:RouterNat": self.cloud_nat,
+            "gcp:kms/cryptoKey:CryptoKey": self.kms_crypto_key,
+            "gcp:lustre/instance:Instance": lambda r: self.skip(
+                r, "no Managed Lustre price in the price book: no list price by performance tier was found to cite"),
             EKS_CLUSTER: self.eks_cluster,
             EKS_NODE_GROUP: self.node_group,
             GKE_CLUSTER: self.gke_cluster,
@@ -311,7 +331,7 @@ class _Estimator:
                 self.skip(resource, f"the cost model has no price for {type_}")
 
     def hourly(self, resource: dict, table: str, what: str, note: str | None = None, per_month: bool = False) -> None:
-        price = self.book(resource).region_services(self.region(resource)).price(table)
+        price = self.service_price(resource, self.region(resource), table)
         if price is None:
             return self.skip(resource, f"no {table} price for {self.region(resource)} in the price book")
         hourly = price / HOURS_PER_MONTH if per_month else price
@@ -326,8 +346,8 @@ class _Estimator:
     def lustre(self, resource: dict) -> None:
         inputs = resource["inputs"]
         capacity, tier = inputs.get("storageCapacity"), inputs.get("perUnitStorageThroughput")
-        table = self.book(resource).region_services(self.region(resource)).fsx_lustre_persistent_2_gb_month or {}
-        price = table.get(tier) if isinstance(tier, int) else None
+        price = self.service_price(resource, self.region(resource), "fsx_lustre_persistent_2_gb_month", tier) \
+            if isinstance(tier, int) else None
         if inputs.get("deploymentType") != "PERSISTENT_2" or not isinstance(capacity, int) or price is None:
             return self.skip(resource, f"no FSx for Lustre price for {inputs.get('deploymentType')} at {tier} MB/s/TiB in {self.region(resource)}")
         self.lines.append(Line(resource["urn"], resource["name"], "file system",
@@ -345,12 +365,65 @@ class _Estimator:
             for transition in rule.get("transitions", []):
                 if transition.get("days") == 0:
                     storage_class = transition.get("storageClass", storage_class)  # stored in that class from day 0
-        price = self.book(resource).region_services(self.region(resource)).price("s3_gb_month", storage_class)
+        price = self.service_price(resource, self.region(resource), "s3_gb_month", storage_class)
         if price is None:
             return self.skip(resource, f"no S3 {storage_class} price for {self.region(resource)}")
         gb = float(size) * 1000
         self.lines.append(Line(resource["urn"], resource["name"], "object storage", f"S3 {storage_class}, {float(size):g} TB expected",
                                _flat(gb * price / HOURS_PER_MONTH), note="requests and transfer not estimated"))
+
+    def gcs_bucket(self, resource: dict) -> None:
+        """A Cloud Storage bucket at its expected size (label) and storage class, priced where it is: a region, or a
+        multi-region (EU, US) under that name in the book."""
+        inputs = resource["inputs"]
+        labels = inputs.get("labels") if isinstance(inputs.get("labels"), dict) else {}
+        size = labels.get(EXPECTED_SIZE_LABEL)
+        if size is None and self.graph.referrers(resource, "gcp:storage/bucket:Bucket", "logging"):
+            return self.skip(resource, "holds access logs, billed by their volume; no log volume to estimate from", usage_billed=True)
+        if size is None:
+            return self.skip(resource, f"no expected size (label {EXPECTED_SIZE_LABEL}); Cloud Storage is billed by what is stored")
+        location = str(inputs.get("location") or self.region(resource)).lower()
+        storage_class = str(inputs.get("storageClass") or "STANDARD").upper()
+        price = self.service_price(resource, location, "gcs_gb_month", storage_class)
+        if price is None:
+            return self.skip(resource, f"no Cloud Storage {storage_class} price for {location}")
+        gib = float(size) * GIB_PER_TB
+        self.lines.append(Line(resource["urn"], resource["name"], "object storage",
+                               f"Cloud Storage {storage_class} in {location}, {float(size):g} TB expected",
+                               _flat(gib * price / HOURS_PER_MONTH), note="operations and transfer not estimated"))
+
+    def cloud_nat(self, resource: dict) -> None:
+        """A Cloud NAT gateway at its rate for 32 VMs and more (it bills $ per VM below that, and no preview knows how
+        many VMs will use it), plus the NAT IPs it uses; processed data is billed per GiB, listed as usage."""
+        region = self.region(resource)
+        gateway = self.service_price(resource, region, "cloud_nat_hour", "gateway")
+        services = self.book(resource).region_services(region)
+        per_ip, per_vm = (services.price("cloud_nat_hour", key) for key in ("ip", "per_vm"))  # same table, same sources
+        if None in (gateway, per_ip, per_vm):
+            return self.skip(resource, f"no cloud_nat_hour prices for {region} in the price book")
+        inputs = resource["inputs"]
+        manual = inputs.get("natIpAllocateOption") == "MANUAL_ONLY"
+        ips = len(inputs.get("natIps") or []) if manual else 1  # AUTO_ONLY allocates at least one, more as ports run out
+        self.lines.append(Line(resource["urn"], resource["name"], "network", f"Cloud NAT gateway, {ips} NAT IP(s)",
+                               _flat(gateway + ips * per_ip),
+                               note=f"at the {NAT_VM_CAP}-VM gateway rate (${per_vm:g} per VM-hour below that)"
+                                    + ("; auto-allocated NAT IPs beyond the first not counted" if not manual else "")))
+        processed = services.price("cloud_nat_gb_processed")
+        self.skip(resource, f"data processed by the gateway, ${processed:g}/GiB both ways; no traffic to estimate from"
+                  if processed is not None else "data processed by the gateway; no traffic to estimate from", usage_billed=True)
+
+    def kms_crypto_key(self, resource: dict) -> None:
+        """A Cloud KMS key's active version at its protection level's monthly rate; rotation adds versions, billed
+        while they stay enabled; operations are billed per 10,000."""
+        inputs = resource["inputs"]
+        level = str((inputs.get("versionTemplate") or {}).get("protectionLevel") or KMS_DEFAULT_PROTECTION).upper()
+        price = self.service_price(resource, self.region(resource), "cloud_kms_key_version_month", level)
+        if price is None:
+            return self.skip(resource, f"no Cloud KMS {level} key version price for {self.region(resource)} in the price book")
+        rotation = f"; rotation every {inputs['rotationPeriod']} adds a version, billed until disabled" \
+            if inputs.get("rotationPeriod") else ""
+        self.lines.append(Line(resource["urn"], resource["name"], "security", f"Cloud KMS key, 1 active {level} version",
+                               _flat(price / HOURS_PER_MONTH), note=f"plus operations, not estimated{rotation}"))
 
     def group(self, resource: dict) -> None:
         inputs, template = resource["inputs"], self.graph.template_of(resource)
@@ -376,7 +449,7 @@ class _Estimator:
         given = (inputs.get("upgradePolicy") or {}).get("supportType")
         support = (given or EKS_DEFAULT_SUPPORT).lower()
         services = self.book(resource).region_services(self.region(resource))
-        price = services.price("eks_cluster_hour", support)
+        price = self.service_price(resource, self.region(resource), "eks_cluster_hour", support)
         if price is None:
             return self.skip(resource, f"no EKS {support} support fee for {self.region(resource)} in the price book")
         if support == "extended":
@@ -421,7 +494,7 @@ class _Estimator:
         the cluster, priced like NodePool resources; Autopilot's pods are billed by what they request."""
         inputs = resource["inputs"]
         autopilot = inputs.get("enableAutopilot") is True
-        price = self.book(resource).region_services(self.region(resource)).price("gke_cluster_hour")
+        price = self.service_price(resource, self.region(resource), "gke_cluster_hour")
         if price is None:
             self.skip(resource, f"no gke_cluster_hour price for {self.region(resource)} in the price book")
         else:
@@ -478,8 +551,9 @@ class _Estimator:
     def general_purpose(self, resource: dict, instance_type: str | None, region: str, nodes: dict[str, int], market: str,
                         note: str | None = None, name: str | None = None) -> None:
         """Nodes of a type without accelerators (a cluster's system nodes), at the book's on-demand rate."""
-        price = self.book(resource).region_services(region).price("general_purpose_hour", instance_type or "")
-        if price is None or market != "on-demand":
+        price = self.service_price(resource, region, "general_purpose_hour", instance_type or "") \
+            if market == "on-demand" else None
+        if price is None:
             label = f"{name}: " if name and name != resource["name"] else ""
             return self.skip(resource, f"{label}no {market} price for {instance_type!r} in {region} in the price book")
         self.lines.append(Line(resource["urn"], name or resource["name"], "instances", f"{instance_type} on-demand at ${price:,.4f}/h",
@@ -519,6 +593,8 @@ class _Estimator:
             if not any(counts.values()):
                 continue
             unit = getattr(price, kind.replace("-", "_"), None) if price else None
+            if unit is not None:
+                self.used.update((book.cloud, source) for source in price.sources_for(kind))
             if unit is None:
                 self.pools[pool]["complete"] = False
                 self.skip(resource, f"no {kind} price for {instance.name} in {region} in the price book "
@@ -532,8 +608,8 @@ class _Estimator:
         types = {m.get("ebs", {}).get("volumeType") for m in template["inputs"].get("blockDeviceMappings", [])}
         if not sizes:
             return
-        price = self.book(resource).region_services(region).price("ebs_gp3_gb_month")
-        if types != {"gp3"} or price is None:
+        price = self.service_price(resource, region, "ebs_gp3_gb_month") if types == {"gp3"} else None
+        if price is None:
             return self.skip(template, f"no price for {sorted(t for t in types if t)} volumes in {region}")
         per_node = sum(sizes) * price / HOURS_PER_MONTH
         self.lines.append(Line(resource["urn"], f"{resource['name']}-volumes", "block storage",
@@ -597,9 +673,18 @@ def _sum(dicts: list[dict[str, float]]) -> dict[str, float]:
     return {s: sum(d.get(s, 0) for d in dicts) for s in SCALES}
 
 
-def estimate(resources: list[dict[str, Any]], book: PriceBook | None = None) -> dict[str, Any]:
+def price_age(used: set[tuple[str, str]], books: dict[str, PriceBook], today: date) -> dict[str, Any]:
+    """The sources the estimate's prices came from, each with its date, and the oldest of them in days before today."""
+    sources = sorted(({"cloud": cloud, "source": key, "date": books[cloud].sources[key].date} for cloud, key in used),
+                     key=lambda s: (books[s["cloud"]].source_date(s["source"]), s["cloud"], s["source"]))
+    oldest = sources[0] if sources else None
+    age = (today - books[oldest["cloud"]].source_date(oldest["source"])).days if oldest else None
+    return {"sources": sources, "oldest": oldest, "oldestAgeDays": age}
+
+
+def estimate(resources: list[dict[str, Any]], book: PriceBook | None = None, today: date | None = None) -> dict[str, Any]:
     """The `cost` section of the preview JSON for these resources, each priced from its own cloud's book (`book`
-    replaces the shipped one for its cloud)."""
+    replaces the shipped one for its cloud); `prices` says which sources were used and how old the oldest is."""
     estimator = _Estimator(resources, {book.cloud: book} if book else {})
     estimator.run()
     lines = estimator.lines
@@ -640,4 +725,5 @@ def estimate(resources: list[dict[str, Any]], book: PriceBook | None = None) -> 
             "unknownFor": sorted(estimator.power_unknown),
         },
         "unpriced": [u.as_dict() for u in estimator.unpriced],
+        "prices": price_age(estimator.used, estimator.books, today or date.today()),
     }

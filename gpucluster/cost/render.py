@@ -41,6 +41,7 @@ def render_cost(cost: dict[str, Any], markdown: bool = False) -> str:
             for name, pool in cost["pools"].items()
         ]
         out += _table(["pool", "GPUs at max", "GPU-hours/month at max", "on-demand $/GPU-h", "plan $/GPU-h"], pool_rows, markdown)
+    out += _price_age(cost.get("prices"))
     power = cost["power"]
     out += ["", f"Power: {power['kw']['max']:,.1f} kW at max ({power['kwhPerMonth']['max']:,.0f} kWh/month), "
             f"{power['kw']['min']:,.1f} kW at min; {power['assumption']}"]
@@ -50,6 +51,15 @@ def render_cost(cost: dict[str, Any], markdown: bool = False) -> str:
         out += ["", f"Unpriced ({len(cost['unpriced'])}), not counted in the total:"]
         out += [f"  - {u['resource'].rsplit('::', 1)[-1]} ({u['type']}): {u['reason']}" for u in cost["unpriced"]]
     return "\n".join(out)
+
+
+def _price_age(prices: dict[str, Any] | None) -> list[str]:
+    """How old the prices are: the oldest source the estimate used, in days before today."""
+    if not prices or not prices["oldest"]:
+        return []
+    oldest = prices["oldest"]
+    return ["", f"Prices: {len(prices['sources'])} source(s); the oldest, {oldest['cloud']}/{oldest['source']} dated "
+                f"{oldest['date']}, is {prices['oldestAgeDays']:,} day(s) old"]
 
 
 def diff(base: dict[str, Any], head: dict[str, Any]) -> dict[str, Any]:

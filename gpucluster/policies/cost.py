@@ -274,5 +274,27 @@ shared_fs_tier = declare(
     remediation="Lower storage.shared's throughput target, or raise the file system budget.",
 )
 
+def _prices_fresh(args: StackValidationArgs, report: ReportViolation) -> None:
+    limit = args.get_config().get("maxPriceAgeDays")
+    if limit is None:
+        args.not_applicable("no maxPriceAgeDays configured")
+    prices = _estimate(args)["prices"]
+    oldest = prices["oldest"]
+    if oldest and prices["oldestAgeDays"] > limit:
+        report(f"the estimate uses prices {prices['oldestAgeDays']:,} day(s) old ({oldest['cloud']}/{oldest['source']}, dated "
+               f"{oldest['date']}), older than maxPriceAgeDays {limit:g}")
+
+
+prices_fresh = declare(
+    stack=True,
+    name="prices-fresh",
+    description="The prices the cost estimate uses are no older than maxPriceAgeDays.",
+    validate=_prices_fresh,
+    level=EnforcementLevel.ADVISORY,
+    settings={"maxPriceAgeDays": {"type": "integer", "minimum": 1}},
+    severity=Severity.LOW,
+    remediation="Refresh the price book (gpucluster prices refresh, or re-import the SkyPilot catalog), or raise maxPriceAgeDays.",
+)
+
 POLICIES = [stack_budget, everything_priced, gpus_per_pool, gpus_per_stack, on_demand_large_types, spot_or_scale_to_zero,
-            cost_allocation_tags, shared_fs_tier]
+            cost_allocation_tags, shared_fs_tier, prices_fresh]
