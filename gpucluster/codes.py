@@ -97,6 +97,9 @@ ERRORS = {
     "GPC-IMAGE-ID": "an imageId the cloud cannot boot",
     "GPC-USERDATA-SIZE": "a node script above the user-data limit",
     "GPC-POOL-ZONE-DUPLICATE": "a pool zone listed twice",
+    # The package's building blocks (components/package): inputs a cluster spec has no field for.
+    "GPC-INPUT-MISSING": "a building-block input required by the others given (region, checkpoint bucket, Lustre subnet, GPUs)",
+    "GPC-INPUT-MISMATCH": "building-block inputs that do not fit together (subnets per zone or NIC, a spot pool without spot)",
     # Kubernetes node pools (EKS, GKE).
     "GPC-KUBE-CAPACITY": "more than one capacity source on a Kubernetes pool",
     "GPC-KUBE-ACCELERATOR": "a Kubernetes pool of a type without whole GPUs on x86_64",

@@ -1,5 +1,5 @@
-"""The gpucluster component provider: serves the cluster components to any Pulumi language, with a schema inferred
-from their typed inputs and outputs (README, "Use from any language")."""
+"""The gpucluster component provider: serves the cluster components and the building blocks to any Pulumi language,
+with a schema inferred from their typed inputs and outputs (README, "Use from any language")."""
 
 from pulumi.provider.experimental import component_provider_host
 

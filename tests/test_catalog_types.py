@@ -12,7 +12,6 @@ from gpucluster.cost import estimate
 from gpucluster.images import default_image
 from gpucluster.plan import plan_pool
 from gpucluster.preview.render import as_json
-from gpucluster.problems import SpecError
 from gpucluster.validate import load_spec
 
 from .helpers import PROJECT, of_type, preview_spec

@@ -9,7 +9,6 @@ import pulumi_aws as aws
 
 from gpucluster import naming
 from gpucluster.fabric import efa_device_count
-from gpucluster.images import default_image
 from gpucluster.outputs import cluster_outputs, shared_file_system
 from gpucluster.plan import PoolPlan, address_plan, fabric_zone, lustre_plan, node_setup, plan_pool
 from gpucluster.spec import ClusterSpec
@@ -159,24 +158,15 @@ class AwsGpuCluster(pulumi.ComponentResource):
         name = naming.pool_group(self._name, pool.name)
         if pool.capacity.reservation_id:
             self._check_reservation(name, plan)
-        group_args = GpuInstanceGroupArgs(
-            instance_type=plan.instance.name,
-            alternate_types=list(pool.alternate_types),
-            interfaces=plan.interfaces,
+        group_args = GpuInstanceGroupArgs.for_pool(
+            plan,
             subnet_ids=[self.network.private_subnet_ids[zone] for zone in plan.zones],
             nodes_security_group_id=self.network.nodes_security_group_id,
             efa_security_group_id=self.network.efa_security_group_id,
-            placement_group=pool.capacity.placement_group or self.network.placement_groups.get(pool.name),
-            min_size=pool.size.min,
-            desired_size=pool.size.desired_or_min,
-            max_size=pool.size.max,
-            capacity=pool.capacity,
-            rollout=pool.rollout if plan.rolling else None,
-            image_id=pool.image_id or default_image(plan.instance),  # validation refuses a pool without either
-            root_volume_gb=pool.root_volume_gb,
+            placement_group=self.network.placement_groups.get(pool.name),
             user_data=self._user_data(plan),
             instance_profile_arn=identity.instance_profile_arn,
-            tags={**self._tags, "gpucluster:pool": pool.name, "gpucluster:purpose": pool.purpose},
+            tags={**self._tags, "gpucluster:pool": pool.name},
         )
         if not plan.capacity.spot:
             return GpuInstanceGroup(name, group_args, opts=self._child)

@@ -10,6 +10,8 @@ import pulumi_aws as aws
 from gpucluster import naming
 from gpucluster.capacity import SPOT_STRATEGY
 from gpucluster.fabric import AwsInterface
+from gpucluster.images import default_image
+from gpucluster.plan import PoolPlan
 from gpucluster.spec import Capacity, Rollout
 
 from .launch_template import NodeTemplateArgs, node_launch_template
@@ -45,6 +47,34 @@ class GpuInstanceGroupArgs:
     lifecycle_hooks: list[LifecycleHook] = field(default_factory=list)
     tags: dict[str, str] = field(default_factory=dict)
     rollout: Rollout | None = None  # rolling: an instance refresh replaces running nodes; None: new nodes only
+
+    @classmethod
+    def for_pool(cls, plan: PoolPlan, *, subnet_ids: list[pulumi.Input[str]], nodes_security_group_id: pulumi.Input[str],
+                 efa_security_group_id: pulumi.Input[str], placement_group: pulumi.Input[str] | None,
+                 user_data: pulumi.Input[str] | None, instance_profile_arn: pulumi.Input[str] | None,
+                 tags: dict[str, str]) -> GpuInstanceGroupArgs:
+        """The group of a planned pool, in the network given: what the pool decides is taken from the plan alone, for
+        the cluster components and the package's building blocks alike."""
+        pool = plan.pool
+        return cls(
+            instance_type=plan.instance.name,
+            alternate_types=list(pool.alternate_types),
+            interfaces=plan.interfaces,
+            subnet_ids=subnet_ids,
+            nodes_security_group_id=nodes_security_group_id,
+            efa_security_group_id=efa_security_group_id,
+            placement_group=pool.capacity.placement_group or placement_group,
+            min_size=pool.size.min,
+            desired_size=pool.size.desired_or_min,
+            max_size=pool.size.max,
+            capacity=pool.capacity,
+            rollout=pool.rollout if plan.rolling else None,
+            image_id=pool.image_id or default_image(plan.instance),  # validation refuses a pool without either
+            root_volume_gb=pool.root_volume_gb,
+            user_data=user_data,
+            instance_profile_arn=instance_profile_arn,
+            tags={**tags, "gpucluster:purpose": pool.purpose},
+        )
 
 
 class GpuInstanceGroup(pulumi.ComponentResource):

@@ -531,3 +531,89 @@ class ClusterArgs(TypedDict):
     skip_checks: NotRequired[pulumi.Input[list[SkipCheckArgs]]]
     ("Advisory checks (warnings) this stack accepts, each by its code with the reason: the preview lists them as "
      "skipped instead of warning. Errors cannot be skipped (README, 'Check codes')")
+
+
+class GcpClusterArgs(TypedDict):
+    """The cluster spec, and the GCP project to build it in."""
+    name: pulumi.Input[str]
+    ("Names every resource: 1-32 lowercase letters, digits and '-', starting with a letter and not ending with "
+     "'-'. The cluster and pool names together have at most 42 characters in an AWS spot pool (EventBridge rule "
+     "names), 50 characters in a GCP pool (managed instance group names), 46 characters in a GCP pool with compact"
+     " placement (resource policy names); other AWS pools, 64")
+    region: pulumi.Input[str]
+    ("The cloud region (us-east-1, europe-west4); a provider region in the stack config (aws:region, gcp:region) "
+     "must equal it. For cloud kubernetes, the site's region name (lowercase letters, digits and '-'), which the "
+     "sovereignty pack checks like a cloud region")
+    zones: NotRequired[pulumi.Input[list[str]]]
+    ("Zones of the region the cluster uses, at most 6, each once (us-east-1a, us-central1-a); pools default to "
+     "them. Required on aws and gcp (EKS: at least two); none for cloud kubernetes")
+    site: NotRequired[pulumi.Input[SiteArgs]]
+    """Where an existing cluster is and how to reach it: required for cloud kubernetes, and refused on aws and gcp"""
+    network: NotRequired[pulumi.Input[NetworkArgs]]
+    ("The VPC's address plan (on GCP, the host network's); default 10.0.0.0/16 with default subnets. Not for cloud"
+     " kubernetes")
+    pools: pulumi.Input[list[PoolArgs]]
+    """The node pools, 1 to 50, names unique"""
+    storage: NotRequired[pulumi.Input[StorageArgs]]
+    ("Node-local scratch, a shared file system and buckets, each off by default, and who administers the storage "
+     "key. Not for cloud kubernetes")
+    tags: pulumi.Input[TagsArgs]
+    ("owner, costCenter and project (and any extra), put on every resource as AWS tags or GCP labels; the cost "
+     "pack's cost-allocation-tags policy requires them")
+    residency: NotRequired[pulumi.Input[ResidencyArgs]]
+    ("Where data and compute may live, for the sovereignty pack's allowed-regions policy; default: none, and that "
+     "policy does not apply")
+    budget: NotRequired[pulumi.Input[BudgetArgs]]
+    ("Cost and GPU caps for the cost pack's stack-budget and gpus-per-stack policies; default: none, and those "
+     "policies do not apply unless the policy config sets them")
+    kubernetes: NotRequired[pulumi.Input[KubernetesArgs]]
+    ("Pools become the node pools of an EKS or GKE cluster (see README, 'Kubernetes'); for cloud kubernetes, what "
+     "runs in the existing cluster")
+    skip_checks: NotRequired[pulumi.Input[list[SkipCheckArgs]]]
+    ("Advisory checks (warnings) this stack accepts, each by its code with the reason: the preview lists them as "
+     "skipped instead of warning. Errors cannot be skipped (README, 'Check codes')")
+    project: NotRequired[pulumi.Input[str]]
+    """The GCP project; default: the gcp:project config of the stack, as the provider reads it"""
+
+
+class KubernetesClusterArgs(TypedDict):
+    """The cluster spec of an existing cluster, and how to reach it."""
+    name: pulumi.Input[str]
+    ("Names every resource: 1-32 lowercase letters, digits and '-', starting with a letter and not ending with "
+     "'-'. The cluster and pool names together have at most 42 characters in an AWS spot pool (EventBridge rule "
+     "names), 50 characters in a GCP pool (managed instance group names), 46 characters in a GCP pool with compact"
+     " placement (resource policy names); other AWS pools, 64")
+    region: pulumi.Input[str]
+    ("The cloud region (us-east-1, europe-west4); a provider region in the stack config (aws:region, gcp:region) "
+     "must equal it. For cloud kubernetes, the site's region name (lowercase letters, digits and '-'), which the "
+     "sovereignty pack checks like a cloud region")
+    zones: NotRequired[pulumi.Input[list[str]]]
+    ("Zones of the region the cluster uses, at most 6, each once (us-east-1a, us-central1-a); pools default to "
+     "them. Required on aws and gcp (EKS: at least two); none for cloud kubernetes")
+    site: NotRequired[pulumi.Input[SiteArgs]]
+    """Where an existing cluster is and how to reach it: required for cloud kubernetes, and refused on aws and gcp"""
+    network: NotRequired[pulumi.Input[NetworkArgs]]
+    ("The VPC's address plan (on GCP, the host network's); default 10.0.0.0/16 with default subnets. Not for cloud"
+     " kubernetes")
+    pools: pulumi.Input[list[PoolArgs]]
+    """The node pools, 1 to 50, names unique"""
+    storage: NotRequired[pulumi.Input[StorageArgs]]
+    ("Node-local scratch, a shared file system and buckets, each off by default, and who administers the storage "
+     "key. Not for cloud kubernetes")
+    tags: pulumi.Input[TagsArgs]
+    ("owner, costCenter and project (and any extra), put on every resource as AWS tags or GCP labels; the cost "
+     "pack's cost-allocation-tags policy requires them")
+    residency: NotRequired[pulumi.Input[ResidencyArgs]]
+    ("Where data and compute may live, for the sovereignty pack's allowed-regions policy; default: none, and that "
+     "policy does not apply")
+    budget: NotRequired[pulumi.Input[BudgetArgs]]
+    ("Cost and GPU caps for the cost pack's stack-budget and gpus-per-stack policies; default: none, and those "
+     "policies do not apply unless the policy config sets them")
+    kubernetes: NotRequired[pulumi.Input[KubernetesArgs]]
+    ("Pools become the node pools of an EKS or GKE cluster (see README, 'Kubernetes'); for cloud kubernetes, what "
+     "runs in the existing cluster")
+    skip_checks: NotRequired[pulumi.Input[list[SkipCheckArgs]]]
+    ("Advisory checks (warnings) this stack accepts, each by its code with the reason: the preview lists them as "
+     "skipped instead of warning. Errors cannot be skipped (README, 'Check codes')")
+    kubeconfig: NotRequired[pulumi.Input[str]]
+    """The cluster's kubeconfig (kept secret); default: the local kubeconfig at site.context"""

@@ -19,22 +19,8 @@ from gpucluster.problems import SpecError
 from gpucluster.spec import ClusterSpec
 from gpucluster.validate import load_spec
 
-from .args import ClusterArgs
+from .args import ClusterArgs, GcpClusterArgs, KubernetesClusterArgs
 from .keys import schema, snake
-
-
-class GcpClusterArgs(ClusterArgs):
-    """The cluster spec, and the GCP project to build it in."""
-
-    project: NotRequired[pulumi.Input[str]]
-    """The GCP project; default: the gcp:project config of the stack, as the provider reads it"""
-
-
-class KubernetesClusterArgs(ClusterArgs):
-    """The cluster spec of an existing cluster, and how to reach it."""
-
-    kubeconfig: NotRequired[pulumi.Input[str]]
-    """The cluster's kubeconfig (kept secret); default: the local kubeconfig at site.context"""
 
 
 class SharedFileSystemOutputs(TypedDict):
@@ -113,7 +99,7 @@ class PoolOutputs(TypedDict):
     """GCP: the node's NICs, network:type"""
 
 
-def _documented(component: type) -> type:
+def documented(component: type) -> type:
     """The component with its docstring dedented: the schema takes `__doc__` as it is."""
     component.__doc__ = inspect.cleandoc(component.__doc__ or "")
     return component
@@ -123,7 +109,7 @@ def spec_from_args(args: dict[str, Any], cloud: str, component: str, name: str) 
     """The cluster spec the inputs hold, checked as `load_spec` checks a stack file's; a RunError saying every
     problem (with its spec path) otherwise. Inputs must be known when the program runs: they decide which
     resources exist."""
-    data = _to_spec(args, schema(), schema().get("$defs", {}), "")
+    data = to_spec(args, schema(), schema().get("$defs", {}), "")
     data["cloud"] = cloud
     try:
         checked = load_spec(data)
@@ -136,7 +122,7 @@ def spec_from_args(args: dict[str, Any], cloud: str, component: str, name: str) 
     return checked.spec
 
 
-def _to_spec(value: Any, node: dict[str, Any], defs: dict[str, Any], path: str) -> Any:
+def to_spec(value: Any, node: dict[str, Any], defs: dict[str, Any], path: str) -> Any:
     """An input value in the spec's own keys (camelCase, as a stack file writes them), led by the spec's schema:
     a model's keys are mapped, a map's keys are the user's and stay as they are."""
     if isinstance(value, pulumi.Output):
@@ -147,17 +133,17 @@ def _to_spec(value: Any, node: dict[str, Any], defs: dict[str, Any], path: str) 
     node = defs[node["$ref"].rsplit("/", 1)[1]] if "$ref" in node else node
     if "anyOf" in node:
         node = next((n for n in node["anyOf"] if n.get("type") != "null"), {})
-        return _to_spec(value, node, defs, path)
+        return to_spec(value, node, defs, path)
     if isinstance(value, dict) and "properties" in node:
         keys = {snake(alias): alias for alias in node["properties"]}
-        return {keys.get(key, key): _to_spec(item, node["properties"].get(keys.get(key, key), {}), defs,
+        return {keys.get(key, key): to_spec(item, node["properties"].get(keys.get(key, key), {}), defs,
                                              f"{path}.{keys.get(key, key)}" if path else keys.get(key, key))
                 for key, item in value.items()}
     if isinstance(value, dict):
         values = node.get("additionalProperties") if isinstance(node.get("additionalProperties"), dict) else {}
-        return {key: _to_spec(item, values, defs, f"{path}.{key}") for key, item in value.items()}
+        return {key: to_spec(item, values, defs, f"{path}.{key}") for key, item in value.items()}
     if isinstance(value, list):
-        return [_to_spec(item, node.get("items", {}), defs, f"{path}[{i}]") for i, item in enumerate(value)]
+        return [to_spec(item, node.get("items", {}), defs, f"{path}[{i}]") for i, item in enumerate(value)]
     return value
 
 
@@ -180,7 +166,7 @@ class _Cluster(pulumi.ComponentResource):
         self.register_outputs(outputs)
 
 
-@_documented
+@documented
 class AwsCluster(_Cluster):
     """A GPU training cluster on AWS from one cluster spec: a VPC with the EFA security groups and placement groups
     the pools need, encrypted storage tiers (buckets, FSx for Lustre), a node identity, and per pool an auto
@@ -203,7 +189,7 @@ class AwsCluster(_Cluster):
         self._publish(cluster.outputs)
 
 
-@_documented
+@documented
 class GcpCluster(_Cluster):
     """A GPU training cluster on GCP from one cluster spec: host and GPU networks sized for the pools' NIC layouts
     (GPUDirect TCPX/TCPXO or RDMA), storage under a customer-managed key (buckets, Managed Lustre), a node service
@@ -231,7 +217,7 @@ class GcpCluster(_Cluster):
         self._publish(cluster.outputs)
 
 
-@_documented
+@documented
 class KubernetesCluster(_Cluster):
     """The GPU training layer on an existing Kubernetes cluster (on-premises DGX/HGX systems, a GPU cloud's
     cluster): the GPU and Network Operators with RDMA over the nodes' NICs, JobSet, and Kueue with its topology.

@@ -1,8 +1,9 @@
 """Writes `args.py`, the typed inputs of the package's components, from the cluster spec's JSON Schema.
 
 The pydantic models in gpucluster/spec.py stay the one source of the spec's shape: every model becomes a TypedDict
-(`Pool` -> `PoolArgs`, the spec itself -> `ClusterArgs`), every field a `pulumi.Input` key with the field's
-description as its docstring, every string enum a `str` Enum. Pulumi's component analyzer reads these to infer the
+(`Pool` -> `PoolArgs`, the spec itself -> `ClusterArgs`, and with their own inputs `GcpClusterArgs` and
+`KubernetesClusterArgs`), every field a `pulumi.Input` key with the field's description as its docstring, every
+string enum a `str` Enum. Pulumi's component analyzer reads these to infer the
 package schema (types, optional keys, descriptions), so the schema documents every input the spec has.
 `tests/test_package.py` fails when args.py differs from what this writes: run `python -m components.package.generate`.
 """
@@ -22,6 +23,15 @@ from .keys import schema, snake
 TARGET = Path(__file__).with_name("args.py")
 ROOT_NAME = "ClusterArgs"
 LEFT_OUT = {"cloud"}  # each cluster component is for one cloud and sets it itself
+# The cluster components' inputs beyond the spec's: (description, (field, type, docstring) ...). The analyzer reads a
+# field's docstring in the class that declares it, not in a base class, so each is written whole, the spec's fields
+# with these.
+CLUSTER_INPUTS = {
+    "GcpClusterArgs": ("The cluster spec, and the GCP project to build it in.", (
+        ("project", "str", "The GCP project; default: the gcp:project config of the stack, as the provider reads it"),)),
+    "KubernetesClusterArgs": ("The cluster spec of an existing cluster, and how to reach it.", (
+        ("kubeconfig", "str", "The cluster's kubeconfig (kept secret); default: the local kubeconfig at site.context"),)),
+}
 WIDTH = 116
 
 
@@ -79,15 +89,19 @@ class _Writer:
             text += f" One of {', '.join(map(str, prop['enum']))}."
         return text
 
-    def model(self, name: str, node: dict[str, Any]) -> None:
+    def model(self, name: str, node: dict[str, Any], own: tuple[tuple[str, str, str], ...] = (), owner: str = "") -> None:
+        """A TypedDict of the model's fields; for a cluster's inputs (`own`: its fields beyond the spec's), the spec's
+        fields but those left out, typed as `owner`'s (the spec's root class) name them."""
         required = set(node.get("required", []))
         lines = [f"class {name}(TypedDict):", _docstring(node.get("description") or name, 4)]
         for alias, prop in node.get("properties", {}).items():
-            if name == ROOT_NAME and alias in LEFT_OUT:
+            if owner and alias in LEFT_OUT:
                 continue
-            typed = f"pulumi.Input[{self.type_of(prop, name, alias)}]"
+            typed = f"pulumi.Input[{self.type_of(prop, owner or name, alias)}]"
             lines.append(f"    {snake(alias)}: {typed if alias in required else f'NotRequired[{typed}]'}")
             lines.append(_docstring(self.field_text(prop), 4))
+        for field, type_name, text in own:
+            lines += [f"    {field}: NotRequired[pulumi.Input[{type_name}]]", _docstring(text, 4)]
         self.class_blocks.append("\n".join(lines))
 
 
@@ -135,7 +149,9 @@ def render() -> str:
     defs = document.get("$defs", {})
     for name in _in_dependency_order(defs):
         writer.model(f"{name}Args", defs[name])
-    writer.model(ROOT_NAME, document)
+    writer.model(ROOT_NAME, document, owner=ROOT_NAME)
+    for name, (text, own) in CLUSTER_INPUTS.items():
+        writer.model(name, {**document, "description": text}, own, owner=ROOT_NAME)
     head = ('"""The typed inputs of the package\'s cluster components, generated from the cluster spec by\n'
             "components/package/generate.py: do not edit.\"\"\"\n\n"
             "from enum import Enum\nfrom typing import Any, NotRequired, TypedDict\n\n"
