@@ -149,3 +149,41 @@ def test_the_checked_in_layers_cite_the_catalog_and_record_what_they_left_out(cl
             listed = book.instance(region, instance_type)
             if listed and listed.on_demand is not None:
                 assert price.on_demand == pytest.approx(listed.on_demand, rel=skypilot.DISAGREEMENT_TOLERANCE)
+
+
+@pytest.mark.parametrize("cloud", ["aws", "gcp"])
+def test_the_checked_in_layers_are_what_the_importer_builds_from_the_checked_in_extracts(cloud):
+    built = skypilot.from_extract(cloud)
+    command = f"python -m gpucluster.cost.skypilot {cloud} --write"
+    assert prices.layer_file(cloud).read_text() == skypilot.layer_text(cloud, built, command), (
+        f"rerun `{command}`: the layer no longer matches its extract (or the book it is judged against changed)")
+    assert built["sources"][skypilot.source_key(cloud)]["ref"].startswith(
+        f"skypilot-org/skypilot-catalog {skypilot.CSV_PATH[cloud]} @{skypilot.EXTRACTS[cloud].commit} ")
+
+
+@pytest.mark.parametrize("cloud", ["aws", "gcp"])
+def test_the_extracts_hold_the_catalogs_header_and_rows_of_our_types_only(cloud):
+    header, *rows = skypilot.extract_file(cloud).read_text().splitlines()
+    assert header == next(iter(FIXTURES.joinpath(f"{cloud}-vms.csv").read_text().splitlines()))  # the catalog's header
+    parsed = skypilot.read_rows(skypilot.extract_file(cloud).read_text())
+    assert len(parsed) == len(rows) and all(None not in row and None not in row.values() for row in parsed)
+    names = set(load_catalog(cloud).names())
+    machines = {row["InstanceType"] for row in parsed if row["InstanceType"]}
+    assert machines <= names
+    gpu_rows = {row["AcceleratorName"] for row in parsed if not row["InstanceType"]}
+    assert cloud == "aws" and not gpu_rows or gpu_rows <= set(skypilot.GCP_GPU_NAMES.values())
+    extract = skypilot.EXTRACTS[cloud]
+    source = (skypilot.EXTRACT_DIR / "SOURCE.md").read_text()
+    assert extract.commit in source and extract.date in source
+
+
+def test_the_command_without_a_csv_reads_the_checked_in_extract(tmp_path, monkeypatch, capsys):
+    written = tmp_path / "gcp-skypilot.yaml"
+    monkeypatch.setattr(skypilot, "layer_file", lambda cloud: written)
+    assert skypilot.main(["gcp", "--write"]) == 0
+    assert written.read_text() == prices.layer_file("gcp").read_text()
+    with pytest.raises(SystemExit):
+        skypilot.main(["gcp", "--commit", "c0ffee"])  # the extract has its own commit
+    with pytest.raises(SystemExit):
+        skypilot.main(["aws", str(skypilot.extract_file("aws"))])  # a CSV of one's own needs its commit and date
+    capsys.readouterr()

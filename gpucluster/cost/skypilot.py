@@ -26,7 +26,14 @@ another cited source) by more than DISAGREEMENT_TOLERANCE is not imported: the b
 disagreement is recorded. The result is a layer file (data/<cloud>-skypilot.yaml) that `prices.effective` merges under
 the book: it fills the book's gaps and never replaces a figure the book has.
 
-Re-run from a local copy of the CSV:
+The layers are built from extracts checked in beside them (data/skypilot/<cloud>-vms.csv: the catalog's header and the
+rows of our catalog's types, copied unchanged; data/skypilot/SOURCE.md says from which commit and when). Without a CSV
+argument the command reads that extract with the commit and date recorded in EXTRACTS, so the layer is reproducible:
+
+    python -m gpucluster.cost.skypilot aws            # report what the checked-in extract gives
+    python -m gpucluster.cost.skypilot aws --write    # rewrite data/aws-skypilot.yaml from it
+
+Re-run from another local copy of the CSV (a whole file or a newer extract):
 
     python -m gpucluster.cost.skypilot aws vms.csv --commit <sha> --date <YYYY-MM-DD>          # report only
     python -m gpucluster.cost.skypilot aws vms.csv --commit <sha> --date <YYYY-MM-DD> --write  # rewrite the layer
@@ -54,6 +61,33 @@ from .prices import price_file
 
 REPOSITORY = "skypilot-org/skypilot-catalog"
 CSV_PATH = {"aws": "catalogs/v8/aws/vms.csv", "gcp": "catalogs/v8/gcp/vms.csv"}
+EXTRACT_DIR = Path(__file__).parent / "data" / "skypilot"
+
+
+@dataclass(frozen=True)
+class Extract:
+    """Where a checked-in extract's rows were read: the catalog commit, the date read and how (the layer's source)."""
+
+    commit: str
+    date: str  # the file index gives no commit date, so this is the day the rows were read
+    note: str
+
+
+EXTRACTS = {
+    "aws": Extract("e385a0d348eda9cefd9806423e7725944dc249e4", "2026-12-07",
+                   "rows of dl2q, f2, p3dn, p4d, p4de, p5, p5e, p5en, p6-b200, trn1, trn1n, trn2 and vt1 as stored at that "
+                   "commit, checked in as "
+                   "gpucluster/cost/data/skypilot/aws-vms.csv; read 2026-12-07, the file index gives no commit date, so "
+                   "the date is the reading's"),
+    "gcp": Extract("8427bbff988abdd050a9f51addd314ef31cb4e85", "2026-12-07",
+                   "the A2, A3, A4 and G2 machine rows and their A100, A100-80GB, B200, H100, H100-MEGA, H200 and L4 GPU "
+                   "rows as stored at that commit, checked in as gpucluster/cost/data/skypilot/gcp-vms.csv; read 2026-12-07, "
+                   "the file index gives no commit date, so the date is the reading's"),
+}
+
+
+def extract_file(cloud: str) -> Path:
+    return EXTRACT_DIR / f"{cloud}-vms.csv"
 DISAGREEMENT_TOLERANCE = 0.02  # list prices are quoted to 4-5 digits; 2% is far above rounding, far below an error
 # AWS caps spot at the on-demand price, and the catalog writes spot to four decimals: a capped price can read a
 # rounding step above on demand, which is no anomaly.
@@ -312,25 +346,48 @@ def run(cloud: str, csv_text: str, commit: str, commit_date: str, regions: list[
     return raw
 
 
+def from_extract(cloud: str) -> dict:
+    """The layer the checked-in extract gives, with the commit, date and note recorded for it."""
+    extract = EXTRACTS[cloud]
+    return run(cloud, extract_file(cloud).read_text(), extract.commit, extract.date, note=extract.note)
+
+
+def layer_text(cloud: str, raw: dict, command: str) -> str:
+    header = (f"# Written by `{command}`; merged under {cloud}.yaml, whose own figures win. Do not edit by hand.\n")
+    return header + yaml.safe_dump(raw, sort_keys=False, width=130, default_flow_style=None)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m gpucluster.cost.skypilot", description=__doc__.split("\n\n")[0])
     parser.add_argument("cloud", choices=sorted(IMPORTERS))
-    parser.add_argument("csv", type=Path, help=f"a local copy of {CSV_PATH['aws']} or {CSV_PATH['gcp']}")
-    parser.add_argument("--commit", required=True, help="the catalog commit the CSV was read at")
-    parser.add_argument("--date", required=True, help="that commit's date (YYYY-MM-DD)")
+    parser.add_argument("csv", type=Path, nargs="?",
+                        help=f"a local copy of {CSV_PATH['aws']} or {CSV_PATH['gcp']} (default: the checked-in extract, "
+                             f"{EXTRACT_DIR}/<cloud>-vms.csv, with its recorded commit, date and note)")
+    parser.add_argument("--commit", help="the catalog commit the CSV was read at (required with a CSV)")
+    parser.add_argument("--date", help="that commit's date, or the day read (YYYY-MM-DD; required with a CSV)")
     parser.add_argument("--region", action="append", dest="regions", help="only this region (repeatable)")
     parser.add_argument("--note", help="how the CSV was obtained, when it is not the whole file (goes into the source)")
     parser.add_argument("--write", action="store_true", help=f"rewrite {layer_file('aws').parent}/<cloud>-skypilot.yaml")
     args = parser.parse_args(argv)
-    raw = run(args.cloud, args.csv.read_text(), args.commit, args.date, args.regions, args.note)
+    if args.csv is None:
+        if args.commit or args.date:
+            parser.error("--commit and --date go with a CSV; the checked-in extract has its own")
+        extract = EXTRACTS[args.cloud]
+        csv_text, commit, commit_date = extract_file(args.cloud).read_text(), extract.commit, extract.date
+        note = args.note or extract.note
+        command = f"python -m gpucluster.cost.skypilot {args.cloud} --write"
+    else:
+        if not (args.commit and args.date):
+            parser.error("a CSV needs --commit and --date")
+        csv_text, commit, commit_date, note = args.csv.read_text(), args.commit, args.date, args.note
+        command = f"python -m gpucluster.cost.skypilot {args.cloud} vms.csv --commit {commit} --date {commit_date} --write"
+    raw = run(args.cloud, csv_text, commit, commit_date, args.regions, note)
     priced = sum(len(types) for types in raw["instances"].values())
     print(f"{priced} type-region prices; {len(raw['refused'])} refused; {len(raw['disagreements'])} kept out", file=sys.stderr)
     for finding in raw["refused"] + raw["disagreements"]:
         print(f"  {finding['instance_type']} {finding['region']}: {finding['reason']}", file=sys.stderr)
     if args.write:
-        header = (f"# Written by `python -m gpucluster.cost.skypilot {args.cloud} vms.csv --commit {args.commit} --date "
-                  f"{args.date} --write`; merged under {args.cloud}.yaml, whose own figures win. Do not edit by hand.\n")
-        write_atomically(layer_file(args.cloud), header + yaml.safe_dump(raw, sort_keys=False, width=130, default_flow_style=None))
+        write_atomically(layer_file(args.cloud), layer_text(args.cloud, raw, command))
     return 0
 
 
