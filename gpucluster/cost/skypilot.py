@@ -75,7 +75,8 @@ class Extract:
 
 EXTRACTS = {
     "aws": Extract("e385a0d348eda9cefd9806423e7725944dc249e4", "2026-12-07",
-                   "rows of dl2q, f2, p3dn, p4d, p4de, p5, p5e, p5en, p6-b200, trn1, trn1n, trn2 and vt1 as stored at that "
+                   "rows of dl2q, f2, g4dn, g5, g5g, g6, g6e, g6f, gr6, gr6f, inf1, inf2, p3dn, p4d, p4de, p5, p5e, p5en, "
+                   "p6-b200, trn1, trn1n, trn2 and vt1 as stored at that "
                    "commit, checked in as "
                    "gpucluster/cost/data/skypilot/aws-vms.csv; read 2026-12-07, the file index gives no commit date, so "
                    "the date is the reading's"),
