@@ -71,6 +71,17 @@ class CapacityPlan:
     def spot(self) -> bool:
         return "spot" in self.sources
 
+    def nodes_at(self, max_nodes: int) -> dict[str, int]:
+        """Every source, in order, with the nodes it holds at `max_nodes`. With spot after another source the base
+        comes from that source and spot holds the rest; otherwise the first source is asked for every node, and a
+        later one only takes over what it cannot give (counted 0)."""
+        nodes = dict.fromkeys(self.sources, 0)
+        if self.spot and len(self.sources) > 1:
+            nodes[self.sources[0]], nodes["spot"] = self.on_demand_base, max_nodes - self.on_demand_base
+        else:
+            nodes[self.sources[0]] = max_nodes
+        return nodes
+
     @property
     def capacity_block(self) -> bool:
         return self.sources == ("capacity-block",)

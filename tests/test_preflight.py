@@ -26,7 +26,8 @@ from gpucluster.preflight import gcp as gcp_checks
 from gpucluster.preflight.aws import AwsPreflight
 from gpucluster.preflight.gcp import ComputeRest, GcpPreflight
 from gpucluster.preflight.model import EXIT_FAILED, EXIT_OK, EXIT_UNCHECKED, Check, exit_code
-from gpucluster.preflight.needs import PoolNeed, StackNeeds, share_nodes, stack_needs
+from gpucluster.capacity import CapacityPlan
+from gpucluster.preflight.needs import PoolNeed, StackNeeds, stack_needs
 from gpucluster.preflight.quotas import EC2_VCPU_QUOTAS, ec2_quota_group
 from gpucluster.preflight.render import as_json, render_table
 from gpucluster.preflight.retry import Backoff
@@ -107,10 +108,10 @@ def test_needs_count_every_pool_at_max_per_quota():
 
 
 def test_nodes_are_shared_as_the_group_fills_them():
-    assert share_nodes(("on-demand", "spot"), 4, 16) == {"on-demand": 4, "spot": 12}
-    assert share_nodes(("reservation", "on-demand", "spot"), 2, 10) == {"reservation": 2, "on-demand": 0, "spot": 8}
-    assert share_nodes(("reservation", "on-demand"), 0, 16) == {"reservation": 16, "on-demand": 0}
-    assert share_nodes(("flex-start",), 0, 4) == {"flex-start": 4}
+    assert CapacityPlan(("on-demand", "spot"), 4).nodes_at(16) == {"on-demand": 4, "spot": 12}
+    assert CapacityPlan(("reservation", "on-demand", "spot"), 2).nodes_at(10) == {"reservation": 2, "on-demand": 0, "spot": 8}
+    assert CapacityPlan(("reservation", "on-demand"), 0).nodes_at(16) == {"reservation": 16, "on-demand": 0}
+    assert CapacityPlan(("flex-start",), 0).nodes_at(4) == {"flex-start": 4}
 
 
 @pytest.mark.parametrize("instance_type, group", [("p5.48xlarge", "P"), ("g6e.xlarge", "G and VT"),

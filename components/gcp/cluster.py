@@ -128,7 +128,7 @@ class GcpGpuCluster(pulumi.ComponentResource):
                 service_account=email,
                 labels={**labels, "gpucluster-pool": pool.name, "gpucluster-purpose": pool.purpose},
                 placement_policy=policy, boot_disk_gb=pool.root_volume_gb, startup_script=startup,
-                **({"image": image} if (image := pool.image_id or default_image(plan.instance)) else {}),
+                image=pool.image_id or default_image(plan.instance),
             ),
             opts=child,
         )

@@ -10,9 +10,7 @@ import pulumi_gcp as gcp
 from gpucluster import naming
 from gpucluster.fabric import GcpNic
 from gpucluster.spec import Capacity, Rollout
-from gpucluster.images import GCP_GPU_IMAGE
 
-DEFAULT_IMAGE = GCP_GPU_IMAGE  # gpucluster.images decides per machine type (none for Arm and vGPU shapes)
 # These take Hyperdisk boot disks only (A4X and A4X Max: Google, "Arm VMs on Compute" and "Create A4X Max instances in
 # bulk": Hyperdisk, no Persistent Disk).
 HYPERDISK_SERIES = {"a3-ultragpu", "a4-highgpu", "a4x-highgpu", "a4x-maxgpu-4g"}
@@ -29,8 +27,8 @@ class GpuInstanceGroupArgs:
     kms_key: pulumi.Input[str]
     service_account: pulumi.Input[str]
     labels: dict[str, str]
+    image: str  # the pool's imageId, else gpucluster.images' default for the machine type (validation needs one)
     placement_policy: pulumi.Input[str] | None = None
-    image: str = DEFAULT_IMAGE
     boot_disk_gb: int = 200
     startup_script: pulumi.Input[str] | None = None
     rollout: Rollout | None = None  # rolling: a proactive update replaces running VMs; None: new VMs only

@@ -169,14 +169,13 @@ class GcpGpuInstanceGroup(pulumi.ComponentResource):
             inputs.refuse("subnets", f"none for {missing}: {plan.instance.name} has a NIC on each of {roles} (GcpNetwork "
                           "makes them for the machine types it is given)", "GPC-INPUT-MISMATCH")
         super().__init__("gpucluster:index:GcpGpuInstanceGroup", name, {}, opts)
-        image = pool.image_id or default_image(plan.instance)
         group = GpuInstanceGroup(name, GpuInstanceGroupArgs(
             machine_type=plan.instance.name, zone=plan.zones[0], nics=plan.nics, subnets=subnets,
             target_size=pool.size.desired_or_min, capacity=pool.capacity, kms_key=args["kms_key"],
             service_account=args["service_account"], labels={**tags.as_dict(), "gpucluster-purpose": pool.purpose},
             placement_policy=args.get("placement_policy"), boot_disk_gb=pool.root_volume_gb,
             startup_script=args.get("startup_script"), rollout=pool.rollout if plan.rolling else None,
-            **({"image": image} if image else {}),
+            image=pool.image_id or default_image(plan.instance),
         ), opts=pulumi.ResourceOptions(parent=self))
         self.instance_group, self.template, self.gpus_per_node = group.instance_group, group.template, plan.gpus_per_node
         self.register_outputs({"instanceGroup": self.instance_group, "template": self.template,

@@ -79,17 +79,6 @@ class StackNeeds:
         return dict(needed), unknown
 
 
-def share_nodes(sources: tuple[str, ...], on_demand_base: int, max_nodes: int) -> dict[str, int]:
-    # With spot after another source the base comes from that source and spot holds the rest; otherwise the first
-    # source is asked for every node, and a later one only takes over what it cannot give (counted 0 here).
-    nodes = dict.fromkeys(sources, 0)
-    if "spot" in sources and len(sources) > 1:
-        nodes[sources[0]], nodes["spot"] = on_demand_base, max_nodes - on_demand_base
-    else:
-        nodes[sources[0]] = max_nodes
-    return nodes
-
-
 def stack_needs(spec: ClusterSpec) -> StackNeeds:
     pools = []
     for pool in spec.pools:
@@ -101,7 +90,7 @@ def stack_needs(spec: ClusterSpec) -> StackNeeds:
         pools.append(PoolNeed(
             pool=pool.name, instance_type=pool.instance_type, zones=plan.zones, max_nodes=pool.size.max,
             vcpus_per_node=plan.instance.vcpus or 0, gpus_per_node=plan.instance.gpus,
-            nodes_by_source=share_nodes(capacity.sources, capacity.on_demand_base, pool.size.max),
+            nodes_by_source=capacity.plan().nodes_at(pool.size.max),
             reservation_id=capacity.reservation_id, reservation_name=capacity.reservation_name,
             block_start=capacity.block_start, block_end=capacity.block_end, image=image,
         ))
