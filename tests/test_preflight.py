@@ -6,6 +6,7 @@ shapes (tests/fixtures/preflight/gcp), checked against the compute.v1 discovery 
 
 from __future__ import annotations
 
+import itertools
 import json
 import socket
 from datetime import datetime, timedelta, timezone
@@ -27,6 +28,7 @@ from gpucluster.preflight.aws import AwsPreflight
 from gpucluster.preflight.gcp import ComputeRest, GcpPreflight
 from gpucluster.preflight.model import EXIT_FAILED, EXIT_OK, EXIT_UNCHECKED, Check, exit_code
 from gpucluster.capacity import CapacityPlan
+from gpucluster.validate import load_spec
 from gpucluster.preflight.needs import PoolNeed, StackNeeds, stack_needs
 from gpucluster.preflight.quotas import EC2_VCPU_QUOTAS, ec2_quota_group
 from gpucluster.preflight.render import as_json, render_table
@@ -105,6 +107,23 @@ def test_needs_count_every_pool_at_max_per_quota():
     assert block.ec2_vcpus() == {}  # capacity-block pools are left out of the vCPU quotas
     assert stack_needs(spec_of("gcp-a3-mega-spot")).gcp_gpus() == ({"PREEMPTIBLE_NVIDIA_H100_MEGA_GPUS": 128}, [])
     assert stack_needs(spec_of("gcp-a3-ultra-eu")).gcp_gpus() == ({}, [])  # the reservation holds the quota
+
+
+@pytest.mark.parametrize("names", list(itertools.permutations(["a", "b", "c"])), ids="-".join)
+def test_three_pools_of_different_families_and_zones_need_the_same_in_every_name_order(names):
+    """p5 on spot, g6e on demand and trn1 on demand in three zones: each family's vCPUs against its own quota, each
+    pool's zones its own, whatever the pools are called."""
+    pools = [{"name": names[0], "instanceType": "p5.48xlarge", "size": {"max": 4}, "zones": ["us-east-1a"],
+              "capacity": {"type": "spot"}},
+             {"name": names[1], "instanceType": "g6e.12xlarge", "size": {"max": 3}, "zones": ["us-east-1b"]},
+             {"name": names[2], "instanceType": "trn1.32xlarge", "size": {"max": 2}, "zones": ["us-east-1c"]}]
+    spec, _ = load_spec({"name": "mix", "cloud": "aws", "region": "us-east-1", "zones": ["us-east-1a", "us-east-1b", "us-east-1c"],
+                         "pools": pools, "tags": {"owner": "t", "costCenter": "c", "project": "p"}})
+    needs = stack_needs(spec)
+    g, trn = EC2_VCPU_QUOTAS["G and VT"]["on-demand"], EC2_VCPU_QUOTAS["Trn"]["on-demand"]
+    assert needs.ec2_vcpus() == {P_SPOT: 4 * 192, g: 3 * 48, trn: 2 * 128}
+    assert {p.instance_type: p.zones for p in needs.pools} == {
+        "p5.48xlarge": ("us-east-1a",), "g6e.12xlarge": ("us-east-1b",), "trn1.32xlarge": ("us-east-1c",)}
 
 
 def test_nodes_are_shared_as_the_group_fills_them():
