@@ -14,7 +14,7 @@ from .catalog import InstanceType, load
 from .fabric import AwsInterface, GcpNic, aws_interfaces, gcp_nics
 from .sizing import LustrePlan, ManagedLustrePlan, plan_lustre, plan_managed_lustre
 from .regions import expand
-from .spec import ClusterSpec, Pool
+from .spec import Buckets, ClusterSpec, Pool
 from .userdata import NodeSetup, ScratchSetup
 
 
@@ -203,3 +203,12 @@ def gcs_bucket_location(spec: ClusterSpec) -> str:
     if spec.storage.buckets and spec.storage.buckets.multi_region and "EU" in allowed:
         return "EU"
     return spec.region.upper()
+
+
+def expected_bucket_tb(buckets: Buckets | None) -> dict[str, float]:
+    """The expected size of each bucket role ("datasets", "checkpoints") in TB, for the cost estimate; a role the
+    spec gives no size for is absent."""
+    if buckets is None:
+        return {}
+    sizes = {"datasets": buckets.dataset_size_tb, "checkpoints": buckets.checkpoint_size_tb}
+    return {role: tb for role, tb in sizes.items() if tb}

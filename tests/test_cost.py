@@ -53,8 +53,8 @@ def test_spot_stack_by_hand():
 def test_capacity_block_stack_by_hand():
     cost = cost_of("aws-p5-capacity-block")
     nodes = 16 * P5.capacity_block * H
-    expected = nodes + 16 * 200 * SVC.price("ebs_gp3_gb_month") + 10_000 * SVC.price("s3_gb_month", "STANDARD") \
-        + SVC.price("kms_key_month") + NETWORK
+    buckets = 50_000 * SVC.price("s3_gb_month", "INTELLIGENT_TIERING") + 10_000 * SVC.price("s3_gb_month", "STANDARD")
+    expected = nodes + 16 * 200 * SVC.price("ebs_gp3_gb_month") + buckets + SVC.price("kms_key_month") + NETWORK
     for scale in ("min", "max"):
         assert cost["total"]["monthly"][scale] == pytest.approx(expected)
     assert cost["pools"]["train"]["usdPerGpuHour"] < cost["pools"]["train"]["onDemandUsdPerGpuHour"]

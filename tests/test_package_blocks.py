@@ -13,6 +13,7 @@ import pytest
 import yaml
 from google.protobuf import json_format
 
+from gpucluster.cost.model import EXPECTED_SIZE_LABEL
 from gpucluster.problems import SpecError
 from gpucluster.validate import load_spec
 
@@ -242,11 +243,15 @@ def test_a_gcp_group_attaches_every_nic_of_its_machine_type(provider):
 
 def test_gcp_storage_is_the_one_a_cluster_builds(provider):
     _, monitor, _ = provider
-    shared = {"throughputGbpsPerGpu": 1}
+    shared, buckets = {"throughputGbpsPerGpu": 1}, {"datasetSizeTb": 5, "checkpointSizeTb": 0.5}
     inputs = {"nodeServiceAccount": "nodes@p-1.iam.gserviceaccount.com", "tags": TAGS, "shared": shared,
-              "network": "host-link", "zone": "us-central1-b", "gpus": 16}
+              "buckets": buckets, "network": "host-link", "zone": "us-central1-b", "gpus": 16}
     response = _construct(provider, "gpucluster:index:GcpStorage", "gdata", inputs, GCP)
-    cluster = preview_gcp({**GCP_SPEC, "storage": {"shared": shared}})  # two a3-ultragpu-8g: 16 GPUs
+    cluster = preview_gcp({**GCP_SPEC, "storage": {"shared": shared, "buckets": buckets}})  # two a3-ultragpu-8g: 16 GPUs
+    bucket = "gcp:storage/bucket:Bucket"
+    sizes = [{r.name.rsplit("-", 1)[1]: r.inputs["labels"].get(EXPECTED_SIZE_LABEL) for r in graph if r.type == bucket}
+             for graph in (_under(monitor.registrations, response.urn), cluster.resources)]
+    assert sizes[0] == sizes[1] == {"datasets": "5000", "checkpoints": "500", "logs": None}
     lustre = "gcp:lustre/instance:Instance"
     (mine,) = [r for r in _under(monitor.registrations, response.urn) if r.type == lustre]
     (theirs,) = [r for r in cluster.resources if r.type == lustre]

@@ -3,6 +3,7 @@ estimate, the preview's cost section and the cost pack's prices-fresh policy."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from gpucluster import cli
 from gpucluster.codes import policy_code
 from gpucluster.cost import estimate, prices
+from gpucluster.cost.model import EXPECTED_SIZE_LABEL, expected_size_label
 from gpucluster.cost.render import render_cost
 from gpucluster.preview.render import as_json
 
@@ -21,17 +23,12 @@ STACKS = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in (R
 
 # What the example stacks leave unpriced although it is not billed by use, and why. The test fails when a gap
 # opens and when one closes, so this list only ever says what is true.
-NO_SIZE = "the stack gives no expected size for the bucket (GCP components do not label one yet)"
 NO_LUSTRE = "no Managed Lustre list price found to cite"
 NO_A3_ULTRA_EU = ("SkyPilot's europe-west4 H200 figure is refused (the same 36.60258 as asia-south2 and us-east5, "
                   "whose host prices differ); no Billing Catalog figure here")
 KNOWN_GAPS = {
-    "aws-p5-capacity-block": {"p5-block-storage-datasets": "the stack gives no datasetSizeTb"},
-    "gcp-a3-mega-spot": {"a3-mega-spot-storage-checkpoints": NO_SIZE, "a3-mega-spot-storage-datasets": NO_SIZE},
-    "gcp-a3-ultra-eu": {"a3-ultra-eu-storage-checkpoints": NO_SIZE, "a3-ultra-eu-storage-datasets": NO_SIZE,
-                        "a3-ultra-eu-storage-lustre": NO_LUSTRE, "a3-ultra-eu-train-mig": NO_A3_ULTRA_EU},
-    "gke-a3-ultra-kueue": {"a3u-kueue-storage-checkpoints": NO_SIZE, "a3u-kueue-storage-datasets": NO_SIZE,
-                           "a3u-kueue-storage-lustre": NO_LUSTRE, "a3u-kueue-gke-reserved": NO_A3_ULTRA_EU,
+    "gcp-a3-ultra-eu": {"a3-ultra-eu-storage-lustre": NO_LUSTRE, "a3-ultra-eu-train-mig": NO_A3_ULTRA_EU},
+    "gke-a3-ultra-kueue": {"a3u-kueue-storage-lustre": NO_LUSTRE, "a3u-kueue-gke-reserved": NO_A3_ULTRA_EU,
                            "a3u-kueue-gke-spot": NO_A3_ULTRA_EU},
 }
 
@@ -65,13 +62,24 @@ def test_europe_west4_services_are_priced():
     assert "$0.045/GiB" in usage["a3-ultra-eu-net-nat"]  # processing is billed by use: listed with its rate
 
 
-def test_an_eu_multi_region_bucket_with_an_expected_size_is_priced_by_hand():
+def test_a_gcp_bucket_is_priced_at_the_size_its_spec_gives_where_it_is():
+    # gcp-a3-ultra-eu: buckets {multiRegion: true, datasetSizeTb: 200, checkpointSizeTb: 20} under EU residency.
     resources = as_json(preview_stack("gcp-a3-ultra-eu"))["resources"]
-    bucket = next(r for r in resources if r["name"] == "a3-ultra-eu-storage-datasets")
-    bucket["inputs"]["labels"]["gpucluster-expected-size-tb"] = "100"
-    line = next(line for line in estimate(resources)["lines"] if line["name"] == "a3-ultra-eu-storage-datasets")
-    gib = 100 * 1000**4 / 1024**3
-    assert line["monthly"]["max"] == pytest.approx(gib * prices.effective("gcp").region_services("eu").price("gcs_gb_month", "STANDARD"), abs=0.01)
+    buckets = {r["name"]: r for r in resources if r["type"] == "gcp:storage/bucket:Bucket"}
+    assert buckets["a3-ultra-eu-storage-datasets"]["inputs"]["labels"][EXPECTED_SIZE_LABEL] == "200000"
+    assert buckets["a3-ultra-eu-storage-checkpoints"]["inputs"]["labels"][EXPECTED_SIZE_LABEL] == "20000"
+    assert EXPECTED_SIZE_LABEL not in buckets["a3-ultra-eu-storage-logs"]["inputs"]["labels"]
+    lines = {line["name"]: line for line in estimate(resources)["lines"]}
+    per_gib = prices.effective("gcp").region_services("eu").price("gcs_gb_month", "STANDARD")
+    for name, tb in (("a3-ultra-eu-storage-datasets", 200), ("a3-ultra-eu-storage-checkpoints", 20)):
+        assert lines[name]["monthly"]["max"] == pytest.approx(tb * 1000**4 / 1024**3 * per_gib, abs=0.01)
+        assert f"in eu, {tb:g} TB expected" in lines[name]["description"]
+
+
+@pytest.mark.parametrize("tb, label", [(200, "200000"), (0.5, "500"), (0.0001, "1"), (12.3456, "12346")])
+def test_an_expected_size_is_a_label_value_gcp_accepts(tb, label):
+    # Label values: lowercase letters, digits, '_' and '-', at most 63 characters (Compute Engine, "Requirements for labels").
+    assert expected_size_label(tb) == label and re.fullmatch(r"[a-z0-9_-]{1,63}", label)
 
 
 def test_price_age_is_the_oldest_source_used():

@@ -10,7 +10,7 @@ import pulumi_aws as aws
 from gpucluster import naming
 from gpucluster.fabric import efa_device_count
 from gpucluster.outputs import cluster_outputs, shared_file_system
-from gpucluster.plan import PoolPlan, address_plan, fabric_zone, lustre_plan, node_setup, plan_pool
+from gpucluster.plan import PoolPlan, address_plan, expected_bucket_tb, fabric_zone, lustre_plan, node_setup, plan_pool
 from gpucluster.spec import ClusterSpec
 from gpucluster.userdata import node_script
 
@@ -144,11 +144,7 @@ class AwsGpuCluster(pulumi.ComponentResource):
                 key_users=[identity.role_arn],
                 key_administrators=list(spec.storage.key_administrators),
                 lustre_subnet_id=self.network.private_subnet_ids[fabric_zone(spec)] if spec.storage.shared else None,
-                expected_tb=(
-                    {"datasets": spec.storage.buckets.dataset_size_tb, "checkpoints": spec.storage.buckets.checkpoint_size_tb}
-                    if spec.storage.buckets
-                    else {}
-                ),
+                expected_tb=expected_bucket_tb(spec.storage.buckets),
             ),
             opts=self._child,
         )

@@ -6,12 +6,13 @@ Local SSD scratch lives on the nodes (startup script).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_gcp as gcp
 
 from gpucluster import naming
+from gpucluster.cost.model import EXPECTED_SIZE_LABEL, expected_size_label
 from gpucluster.sizing import ManagedLustrePlan
 
 
@@ -28,6 +29,7 @@ class TieredStorageArgs:
     noncurrent_delete_days: int = 30
     usage_log_days: int = 365
     stack_key: str = ""  # project/stack/cluster: what makes the file system's fixed id unique (naming.stack_key)
+    expected_tb: dict[str, float] = field(default_factory=dict)  # "datasets"/"checkpoints" -> TB, for cost estimates
 
 
 class TieredStorage(pulumi.ComponentResource):
@@ -74,7 +76,7 @@ class TieredStorage(pulumi.ComponentResource):
                 if versioned else None,
                 soft_delete_policy={"retention_duration_seconds": args.soft_delete_days * 86400},
                 logging={"log_bucket": logs.name, "log_object_prefix": role},
-                labels=args.labels,
+                labels=_with_expected_size(args.labels, args.expected_tb.get(role)),
                 opts=after_grants,
             )
         gcp.storage.BucketIAMMember(f"{name}-datasets-read", bucket=buckets["datasets"].name, role="roles/storage.objectViewer",
@@ -129,3 +131,8 @@ class TieredStorage(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[connection, *grants]),
         )
         return instance.mount_point
+
+
+def _with_expected_size(labels: dict[str, str], tb: float | None) -> dict[str, str]:
+    """The cluster's labels, and the bucket's expected size for the cost estimate, which reads it from the graph."""
+    return {**labels, EXPECTED_SIZE_LABEL: expected_size_label(tb)} if tb else labels

@@ -18,8 +18,8 @@ from gpucluster import naming
 from gpucluster.fabric import efa_device_count
 from gpucluster.limits import check_capacity_blocks, check_image_ids, check_tags, check_user_data
 from gpucluster.naming import CHECKPOINT_HOOK
-from gpucluster.plan import PoolPlan, address_plan, lustre_plan, node_setup, plan_pool
-from gpucluster.spec import Buckets, ClusterSpec, Network, Pool, Storage, Tags
+from gpucluster.plan import PoolPlan, address_plan, expected_bucket_tb, lustre_plan, node_setup, plan_pool
+from gpucluster.spec import ClusterSpec, Network, Pool, Storage, Tags
 from gpucluster.userdata import node_script
 from gpucluster.validate import check_network, check_pool, check_region, check_zones
 
@@ -365,7 +365,7 @@ class AwsStorage(pulumi.ComponentResource):
             export_datasets=bool(shared and shared.export_datasets),
             kms_alias=naming.kms_alias(naming.stack_key(pulumi.get_project(), pulumi.get_stack(), name)),
             key_users=list(args.get("key_users", [])), key_administrators=list(storage.key_administrators),
-            expected_tb=_expected_tb(storage.buckets),
+            expected_tb=expected_bucket_tb(storage.buckets),
         ), opts=pulumi.ResourceOptions(parent=self))
         self.kms_key_arn, self.dataset_bucket, self.checkpoint_bucket = built.kms_key_arn, built.dataset_bucket, built.checkpoint_bucket
         self.file_system_id, self.file_system_dns_name = built.file_system_id, built.file_system_dns_name
@@ -384,8 +384,3 @@ def storage_for_target(storage: Storage, gpus: Optional[int]) -> Storage:
         return storage
     return storage.model_copy(update={"shared": shared.model_copy(update={"throughput_gbps": shared.throughput_gbps_per_gpu * gpus})})
 
-
-def _expected_tb(buckets: Optional[Buckets]) -> dict[str, float]:
-    if buckets is None:
-        return {}
-    return {"datasets": buckets.dataset_size_tb, "checkpoints": buckets.checkpoint_size_tb}

@@ -11,7 +11,7 @@ from components.gcp import (ClusterNetwork, ClusterNetworkArgs, GpuInstanceGroup
 from gpucluster import naming
 from gpucluster.images import default_image
 from gpucluster.limits import check_image_ids, check_tags, check_user_data
-from gpucluster.plan import address_plan, gcp_network_plan, gcs_bucket_location, managed_lustre_plan, plan_pool
+from gpucluster.plan import address_plan, expected_bucket_tb, gcp_network_plan, gcs_bucket_location, managed_lustre_plan, plan_pool
 from gpucluster.spec import ClusterSpec, Network, Pool, Storage, Tags
 from gpucluster.validate import check_network, check_not_built_yet, check_pool, check_region, check_shared_target, check_zones
 
@@ -242,6 +242,7 @@ class GcpStorage(pulumi.ComponentResource):
         built = TieredStorage(name, TieredStorageArgs(
             region=region, bucket_location=gcs_bucket_location(spec), labels=tags.as_dict(),
             node_service_account=args["node_service_account"], lustre=managed_lustre_plan(spec),
+            expected_tb=expected_bucket_tb(storage.buckets),
             network=args.get("network"), zone=zone,
             stack_key=naming.stack_key(pulumi.get_project(), pulumi.get_stack(), name),
         ), opts=pulumi.ResourceOptions(parent=self))

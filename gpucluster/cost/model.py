@@ -75,7 +75,14 @@ FREE |= {
     "gcp:projects/iAMMember:IAMMember",  # a grant (the GKE nodes' roles on the project) bills nothing
 }
 EXPECTED_SIZE_TAG = "gpucluster:expected-size-tb"  # how a bucket's expected size reaches the graph
-EXPECTED_SIZE_LABEL = "gpucluster-expected-size-tb"  # the same for a GCP bucket: label keys take no ':'
+# The same for a GCP bucket, in whole GB: label keys take no ':' and label values no '.' (Compute Engine, "Requirements
+# for labels": lowercase letters, digits, '_' and '-').
+EXPECTED_SIZE_LABEL = "gpucluster-expected-size-gb"
+
+
+def expected_size_label(tb: float) -> str:
+    """A bucket's expected size as the value of EXPECTED_SIZE_LABEL: whole GB, never 0 for a size given."""
+    return str(max(1, round(tb * 1000)))
 GIB_PER_TB = 1000**4 / 1024**3  # Cloud Storage bills GiB; sizes are given in TB
 NAT_VM_CAP = 32  # Cloud NAT bills a gateway per VM using it up to 32 VMs, then a flat rate
 KMS_DEFAULT_PROTECTION = "SOFTWARE"  # a crypto key's version template default (Cloud KMS API, CryptoKeyVersionTemplate)
@@ -387,9 +394,10 @@ class _Estimator:
         price = self.service_price(resource, location, "gcs_gb_month", storage_class)
         if price is None:
             return self.skip(resource, f"no Cloud Storage {storage_class} price for {location}")
-        gib = float(size) * GIB_PER_TB
+        tb = float(size) / 1000
+        gib = tb * GIB_PER_TB
         self.lines.append(Line(resource["urn"], resource["name"], "object storage",
-                               f"Cloud Storage {storage_class} in {location}, {float(size):g} TB expected",
+                               f"Cloud Storage {storage_class} in {location}, {tb:g} TB expected",
                                _flat(gib * price / HOURS_PER_MONTH), note="operations and transfer not estimated"))
 
     def cloud_nat(self, resource: dict) -> None:
