@@ -37,6 +37,11 @@ preview: $(VENV)/.runtime
 # The tests, then every example stack previewed with every pack: a mandatory violation, or a stack that no longer
 # previews, fails the target (the report is in build/ci/report.md).
 # pytest-xdist: one worker per core, each test file on one worker (module fixtures such as built packs run once).
+# Bytecode is written (under build/pycache) even where the environment sets PYTHONDONTWRITEBYTECODE: the tests start
+# many Python processes, and each would otherwise compile the provider SDKs it imports from source again (uv, which
+# installs them, writes no bytecode).
+test: export PYTHONDONTWRITEBYTECODE :=
+test: export PYTHONPYCACHEPREFIX := $(CURDIR)/build/pycache
 test: $(VENV)/.installed .venv-checkov/.installed
 	$(BIN)/python -m pytest -n auto --dist loadfile $(PYTEST_ARGS)
 	$(BIN)/gpucluster ci --out build/ci
@@ -52,7 +57,7 @@ packs: $(VENV)/.runtime
 	  venv/bin/pip install --quiet -r requirements.txt && cd ../.. || exit 1; \
 	done
 
-# Property tests only, with many more examples than `make test` runs (hypothesis profile "fuzz", tests/conftest.py).
+# Property tests only, with many more examples than `make test` runs (hypothesis profile "fuzz", tests/test_properties.py).
 fuzz: $(VENV)/.installed
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest tests/test_properties.py --hypothesis-show-statistics $(PYTEST_ARGS)
 

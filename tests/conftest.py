@@ -1,37 +1,27 @@
 """Fixtures shared by the tests."""
 
+import gc
 import os
-from datetime import timedelta
 
 import pytest
-from hypothesis import HealthCheck, settings
 
 from gpucluster.preview.engine import PreviewResult
 
 from .helpers import BASE_SPEC, preview_spec
 from .moto_catalog import moto_endpoint
 
-# Hypothesis profiles for tests/test_properties.py, chosen with HYPOTHESIS_PROFILE (`make fuzz` sets "fuzz").
-# "default" (make test): few examples, derandomized so every run tries the same inputs, no example database.
-# "fuzz": many more, random, failures kept in .hypothesis/ (git-ignored) and replayed first on the next run.
-# The preview property runs a tenth of max_examples (tests/test_properties.py, PREVIEW_EXAMPLES).
-settings.register_profile(
-    "default",
-    max_examples=60,
-    derandomize=True,
-    database=None,
-    deadline=None,  # shared 2-core CI machines: bound the run by example counts, not per-example timing
-    print_blob=True,
-    suppress_health_check=[HealthCheck.too_slow],
-)
-settings.register_profile(
-    "fuzz",
-    max_examples=2000,
-    deadline=timedelta(seconds=5),
-    print_blob=True,
-    suppress_health_check=[HealthCheck.too_slow],
-)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+# moto loads some thousand public AMIs into every region's EC2 backend it creates (a third of a second each); no test
+# reads them (the preflight image checks register their own), so the EC2 backends start empty of images.
+os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+
+# A test process holds the provider SDKs, moto and the catalogs (a few hundred thousand long-lived objects), and the
+# Pulumi SDK allocates enough per resource that the collector would traverse them all again and again: collect
+# less often, and leave what collection imported out of it.
+gc.set_threshold(50_000, 20, 100)
+
+
+def pytest_collection_finish(session):
+    gc.freeze()
 
 
 @pytest.fixture(scope="session")
@@ -44,3 +34,4 @@ def moto_server():
     """moto in server mode on loopback (a real HTTP endpoint), one per test module so their accounts stay apart."""
     with moto_endpoint() as url:
         yield url
+

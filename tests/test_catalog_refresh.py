@@ -4,7 +4,9 @@ incomplete, inconsistent ones): the catalog file changes only when every answer 
 
 from __future__ import annotations
 
+import copy
 import shutil
+from functools import cache
 
 import boto3
 import pytest
@@ -60,10 +62,18 @@ def test_a_region_refreshed_replaces_its_zones_only(catalog_copy, moto_server):
     assert types["p5.48xlarge"].zones["us-west-2"] == shipped["us-west-2"]
 
 
-def _entry(name: str) -> dict:
-    """moto's DescribeInstanceTypes answer for one type, as EC2 documents the shape."""
+@cache
+def _described_by_moto() -> dict[str, dict]:
+    """moto's DescribeInstanceTypes answers for the types the cases need, as EC2 documents the shape; asked when a
+    case runs, not when the tests are collected."""
     with mock_aws():
-        return boto3.client("ec2", region_name="us-east-1").describe_instance_types(InstanceTypes=[name])["InstanceTypes"][0]
+        described = boto3.client("ec2", region_name="us-east-1").describe_instance_types(
+            InstanceTypes=["p5.48xlarge", "p6-b300.48xlarge", "m5.large"])["InstanceTypes"]
+    return {d["InstanceType"]: d for d in described}
+
+
+def _entry(name: str) -> dict:
+    return copy.deepcopy(_described_by_moto()[name])
 
 
 def _stubbed(offerings: list[dict], described: list[dict]):
@@ -96,19 +106,20 @@ def _all_cards_efa(d: dict) -> dict:
 @pytest.mark.parametrize(
     "offerings, described, message",
     [
-        ([_offer("p5.48xlarge")], [], r"offers \['p5.48xlarge'\] in its zones, but DescribeInstanceTypes does not describe them"),
-        ([_offer("p5.48xlarge", "us-west-2a")], None, "offers p5.48xlarge in 'us-west-2a', not a zone of us-east-1"),
-        ([_offer("p5.48xlarge")], [_without_efa_info(_entry("p5.48xlarge"))], "EfaSupported without EfaInfo"),
-        ([_offer("p6-b300.48xlarge")], [_all_cards_efa(_entry("p6-b300.48xlarge"))],
+        ([_offer("p5.48xlarge")], lambda: [], r"offers \['p5.48xlarge'\] in its zones, but DescribeInstanceTypes does not describe them"),
+        ([_offer("p5.48xlarge", "us-west-2a")], lambda: None, "offers p5.48xlarge in 'us-west-2a', not a zone of us-east-1"),
+        ([_offer("p5.48xlarge")], lambda: [_without_efa_info(_entry("p5.48xlarge"))], "EfaSupported without EfaInfo"),
+        ([_offer("p6-b300.48xlarge")], lambda: [_all_cards_efa(_entry("p6-b300.48xlarge"))],
          r"curated ENA-only cards \[0\] differ from EC2's interface types"),
-        ([_offer("m5.large")], [_entry("m5.large")], "no accelerated instance type is offered in us-east-1"),
-        ([_offer("p5.48xlarge")], [_entry("p5.48xlarge")],
+        ([_offer("m5.large")], lambda: [_entry("m5.large")], "no accelerated instance type is offered in us-east-1"),
+        ([_offer("p5.48xlarge")], lambda: [_entry("p5.48xlarge")],
          r"curated entries for \['p6-b300.48xlarge'\], which EC2 does not list"),
     ],
     ids=["undescribed", "foreign-zone", "efa-without-info", "curated-disagrees", "nothing-accelerated", "stale-curated"],
 )
 def test_an_incomplete_or_inconsistent_answer_leaves_the_file_untouched(tmp_path, offerings, described, message):
     """Every region refreshed at once from an empty file: nothing of the old file can fill a gap."""
+    described = described()
     path = tmp_path / "aws.yaml"
     path.write_text("cloud: aws\nsources: {}\ninstance_types: []\n")
     before = path.read_bytes()

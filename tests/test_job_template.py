@@ -3,6 +3,8 @@ and the Kubernetes OpenAPI; refused, naming the flag, where it cannot be made; p
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import shlex
 import subprocess
@@ -11,6 +13,7 @@ import sys
 import pytest
 import yaml
 
+from gpucluster import cli
 from gpucluster.kube import gke, jobset, kueue, schemas
 from gpucluster.kube.nodes import node_pool_plans
 from gpucluster.validate import load_spec
@@ -325,13 +328,21 @@ def test_a_stack_without_kubernetes_is_refused():
 # -- the command line ------------------------------------------------------------------------------------------------
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "gpucluster.cli", "job-template", *args], cwd=ROOT,
-                          capture_output=True, text=True)
+    """`gpucluster job-template ARGS` in the checkout, run in this process through the command's own entry point
+    (cli.main, argparse's exit included); the first test runs the installed command itself."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), contextlib.chdir(ROOT):
+        try:
+            code = cli.main(["job-template", *args])
+        except SystemExit as exit_:
+            code = exit_.code
+    return subprocess.CompletedProcess(["gpucluster", "job-template", *args], code, out.getvalue(), err.getvalue())
 
 
 def test_cli_prints_a_jobset_that_loads_for_the_eks_example():
-    run = run_cli("eks-p5-kueue", "--pool", "spot", "--nodes", "4", "--team", "product",
-                  "--command", "pretrain.py --config 'base model.yaml'")
+    run = subprocess.run([sys.executable, "-m", "gpucluster.cli", "job-template", "eks-p5-kueue", "--pool", "spot",
+                          "--nodes", "4", "--team", "product", "--command", "pretrain.py --config 'base model.yaml'"],
+                         cwd=ROOT, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     job = yaml.safe_load(run.stdout)
     assert job["kind"] == "JobSet" and job["metadata"]["namespace"] == "product"

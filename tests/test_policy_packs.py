@@ -55,8 +55,9 @@ def built(tmp_path_factory):
         shutil.copy(wheel, folder / "wheels")
         folders[key] = folder
     first = folders["cost"]
-    subprocess.run([sys.executable, "-m", "venv", str(first / "venv")], check=True)
-    # The pack's requirements.txt as the CLI installs it, by uv rather than pip: the same requirements, resolved faster
+    # The environment and the pack's requirements.txt as the CLI makes them, by uv rather than venv and pip: the same
+    # interpreter and requirements, several times faster.
+    subprocess.run([find_uv_bin(), "venv", "--quiet", "--seed", "--python", sys.executable, str(first / "venv")], check=True)
     done = subprocess.run([find_uv_bin(), "pip", "install", "--quiet", "--python", str(first / "venv/bin/python"),
                            "-r", "requirements.txt"], cwd=first, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]

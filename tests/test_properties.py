@@ -1,6 +1,6 @@
 """Property tests (hypothesis): the spec loader, the offline preview, FSx/Managed Lustre sizing and the address plan.
 
-Example counts come from the hypothesis profile chosen in tests/conftest.py: `make test` runs the "default"
+Example counts come from the hypothesis profile chosen below: `make test` runs the "default"
 profile (few examples, derandomized), `make fuzz` the "fuzz" profile (many more, random). The preview property
 runs a tenth of the profile's max_examples, at least 10, as each example runs the real stack program.
 """
@@ -54,6 +54,28 @@ from gpucluster.spec import CONFIG_KEY, CONFIG_NAMESPACE, ClusterSpec
 from gpucluster.validate import load_spec
 
 from .helpers import BASE_SPEC, PROJECT, ROOT
+
+# Hypothesis profiles, chosen with HYPOTHESIS_PROFILE (`make fuzz` sets "fuzz"); set here, not in conftest.py, so
+# that only the worker running these tests imports Hypothesis.
+# "default" (make test): few examples, derandomized so every run tries the same inputs, no example database.
+# "fuzz": many more, random, failures kept in .hypothesis/ (git-ignored) and replayed first on the next run.
+settings.register_profile(
+    "default",
+    max_examples=30,
+    derandomize=True,
+    database=None,
+    deadline=None,  # shared 2-core CI machines: bound the run by example counts, not per-example timing
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile(
+    "fuzz",
+    max_examples=2000,
+    deadline=timedelta(seconds=5),
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 # What `gpucluster schema` prints (cli.cmd_schema), minus its title.
 SCHEMA = ClusterSpec.model_json_schema(by_alias=True)

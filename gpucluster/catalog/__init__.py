@@ -6,8 +6,7 @@ import difflib
 from functools import cache
 from importlib import resources
 
-import yaml
-
+from ..yamlio import safe_load
 from .models import (
     Accelerator,
     AcceleratorKind,
@@ -72,7 +71,7 @@ class Catalog:
 @cache
 def load(cloud: Cloud) -> Catalog:
     text = resources.files(__package__).joinpath(f"data/{cloud}.yaml").read_text()
-    raw = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # libyaml when present
+    raw = safe_load(text)
     sources = {key: Source(**value) for key, value in raw["sources"].items()}
     types = []
     for entry in raw["instance_types"]:

@@ -29,6 +29,7 @@ import yaml
 from pydantic import ValidationError
 
 from ..refresh_io import Progress, RefreshError, progress_bar, write_atomically
+from ..yamlio import safe_load
 from .models import InstanceType, Source
 
 __all__ = ["ACCELERATOR_INFO", "RefreshError", "accelerated", "catalog_file", "curated_file", "refresh_aws"]
@@ -184,7 +185,7 @@ def entry(description: dict, zones: dict[str, list[str]], curated: dict) -> dict
 
 def _load_curated(path: Path) -> dict:
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = safe_load(path.read_text())
         curated = {"sources": dict(raw["sources"]), "board_power_w": dict(raw.get("board_power_w") or {}),
                    "types": dict(raw.get("types") or {})}
     except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError) as exc:
@@ -242,7 +243,7 @@ def refresh_aws(
     path, curated_path = path or catalog_file(), curated_path or curated_file()
     curated = _load_curated(curated_path)
     try:
-        old = yaml.safe_load(path.read_text()) if path.exists() else None
+        old = safe_load(path.read_text()) if path.exists() else None
     except yaml.YAMLError as exc:
         raise RefreshError(f"{path} is not YAML: {exc}") from None
     old_types = {t["name"]: t for t in (old or {}).get("instance_types", [])}

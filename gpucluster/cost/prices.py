@@ -7,10 +7,10 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..catalog import Source
+from ..yamlio import safe_load
 
 HOURS_PER_MONTH = 730  # the convention of the clouds' calculators and of Infracost
 
@@ -154,7 +154,7 @@ def layer_file(cloud: str) -> Path:
 
 
 def parse(text: str) -> PriceBook:
-    return PriceBook.model_validate(yaml.safe_load(text))
+    return PriceBook.model_validate(safe_load(text))
 
 
 @cache
@@ -165,7 +165,7 @@ def load(cloud: str) -> PriceBook:
 
 def load_layer(cloud: str) -> ImportedPrices | None:
     layer = layer_file(cloud)
-    return ImportedPrices.model_validate(yaml.safe_load(layer.read_text())) if layer.exists() else None
+    return ImportedPrices.model_validate(safe_load(layer.read_text())) if layer.exists() else None
 
 
 @cache

@@ -18,7 +18,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-import yaml
+from ..yamlio import safe_load
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class Rule:
 
 @cache
 def data() -> dict[str, Any]:
-    return yaml.safe_load(resources.files(__package__).joinpath("data/replacements.yaml").read_text())
+    return safe_load(resources.files(__package__).joinpath("data/replacements.yaml").read_text())
 
 
 def _source_text(entry: dict[str, Any]) -> str:

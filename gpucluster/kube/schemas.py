@@ -23,13 +23,12 @@ from typing import Any
 
 import jsonschema
 import kubernetes_validate
-import yaml
 
+from ..yamlio import safe_load
 from .rdma import NETWORK_OPERATOR_VERSION
 
 CRD_DIR_ENV = "GPUCLUSTER_CRD_DIR"
 # The CRDs are megabytes of YAML (the JobSet's embeds a whole pod spec): libyaml's loader where PyYAML has it.
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 # Object names and label syntax as the API server checks them (k8s.io/apimachinery pkg/util/validation): a CRD's
 # schema says nothing of metadata, and the built-in schemas only that names are strings.
@@ -147,7 +146,7 @@ def _crd_schemas(directory: Path) -> dict[tuple[str, str], dict[str, Any]]:
     """(apiVersion, kind) -> openAPIV3Schema made strict, for every served version of every CRD under `directory`."""
     schemas = {}
     for path in sorted(directory.glob("*/*.yaml")):
-        crd = yaml.load(path.read_text(), Loader=_YAML_LOADER)
+        crd = safe_load(path.read_text())
         if not isinstance(crd, dict) or crd.get("kind") != "CustomResourceDefinition":
             continue
         group, kind = crd["spec"]["group"], crd["spec"]["names"]["kind"]

@@ -95,6 +95,12 @@ def _run(command: list[str], cwd: Path, what: str, log: Callable[[str], None]) -
         raise PackError(f"{what} failed (exit code {done.returncode}):\n{tail}")
 
 
+def _uv() -> str | None:
+    """uv beside this interpreter (the project's environment has it) or on PATH; None without it."""
+    beside = Path(sys.executable).with_name("uv")
+    return str(beside) if beside.is_file() else shutil.which("uv")
+
+
 def _python(folder: Path, program: Path, options: dict[str, Any], log) -> tuple[list[str], dict[str, str]]:
     virtualenv = options.get("virtualenv")
     if virtualenv:
@@ -106,10 +112,13 @@ def _python(folder: Path, program: Path, options: dict[str, Any], log) -> tuple[
                 raise PackError(f"{folder}: the virtual environment {venv} does not exist, and the offline preview "
                                 f"installs only with pip (toolchain is {toolchain}); create it first")
             base = shutil.which("python3") or sys.executable
-            _run([base, "-m", "venv", str(venv)], folder, f"creating the pack's virtual environment {venv}", log)
+            uv = _uv()
+            # What the CLI does (venv, then pip), by uv when it is at hand: the same environment, several times faster.
+            create = [uv, "venv", "--quiet", "--seed", "--python", base, str(venv)] if uv else [base, "-m", "venv", str(venv)]
+            _run(create, folder, f"creating the pack's virtual environment {venv}", log)
             if (folder / "requirements.txt").is_file():
-                _run([str(python), "-m", "pip", "install", "--quiet", "-r", "requirements.txt"], folder,
-                     "installing the pack's requirements", log)
+                install = [uv, "pip", "install", "--python", str(python)] if uv else [str(python), "-m", "pip", "install"]
+                _run([*install, "--quiet", "-r", "requirements.txt"], folder, "installing the pack's requirements", log)
     else:
         found = shutil.which("python3") or shutil.which("python")
         if not found:
