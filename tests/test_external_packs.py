@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from gpucluster import cli
+from gpucluster.policies import external
 
 from .helpers import ROOT
 
@@ -119,6 +120,25 @@ def test_packs_that_cannot_run_are_refused_with_the_reason(python_pack, tmp_path
     renamed = builtin_named.rename(tmp_path / "dotnet-pack")
     code, _, err = _preview(capsys, program, "--policy-pack", str(renamed))
     assert code == 2 and "runtime {'name': 'dotnet'}: the offline preview runs packs whose runtime is python or nodejs" in err
+
+
+@pytest.mark.parametrize("uv", ["/opt/bin/uv", None], ids=["uv", "pip"])
+def test_a_missing_pack_environment_is_made_as_the_cli_makes_it_by_uv_when_at_hand(monkeypatch, tmp_path, uv):
+    """Without uv the environment is made exactly as the CLI makes it (venv, then pip); with uv, the same steps by uv.
+    The commands are recorded, not run: the test above builds one for real."""
+    (tmp_path / "requirements.txt").write_text("pulumi-policy\n")
+    ran: list[list[str]] = []
+    monkeypatch.setattr(external, "_uv", lambda: uv)
+    monkeypatch.setattr(external, "_run", lambda command, cwd, what, log: ran.append(command))
+    command, _ = external._python(tmp_path, tmp_path, {"virtualenv": "venv"}, log=lambda line: None)
+    python = str(tmp_path / "venv/bin/python")
+    if uv:
+        assert ran == [[uv, "venv", "--quiet", "--seed", "--python", ran[0][5], str(tmp_path / "venv")],
+                       [uv, "pip", "install", "--python", python, "--quiet", "-r", "requirements.txt"]]
+    else:
+        assert ran == [[ran[0][0], "-m", "venv", str(tmp_path / "venv")],
+                       [python, "-m", "pip", "install", "--quiet", "-r", "requirements.txt"]]
+    assert command == [python, "-u", "-m", "pulumi.policy"]
 
 
 needs_node = pytest.mark.skipif(not (shutil.which("node") and shutil.which("npm")), reason="Node.js and npm are not on PATH")
