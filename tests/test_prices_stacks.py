@@ -74,6 +74,9 @@ def test_a_gcp_bucket_is_priced_at_the_size_its_spec_gives_where_it_is():
     for name, tb in (("a3-ultra-eu-storage-datasets", 200), ("a3-ultra-eu-storage-checkpoints", 20)):
         assert lines[name]["monthly"]["max"] == pytest.approx(tb * 1000**4 / 1024**3 * per_gib, abs=0.01)
         assert f"in eu, {tb:g} TB expected" in lines[name]["description"]
+    # The datasets bucket is under Autoclass, priced at its Standard ceiling and saying so; checkpoints are Standard.
+    assert lines["a3-ultra-eu-storage-datasets"]["note"].startswith("Autoclass: at most this")
+    assert "Autoclass" not in lines["a3-ultra-eu-storage-checkpoints"]["note"]
 
 
 @pytest.mark.parametrize("tb, label", [(200, "200000"), (0.5, "500"), (0.0001, "1"), (12.3456, "12346")])

@@ -396,9 +396,13 @@ class _Estimator:
             return self.skip(resource, f"no Cloud Storage {storage_class} price for {location}")
         tb = float(size) / 1000
         gib = tb * GIB_PER_TB
+        # Autoclass keeps new objects in Standard and moves those not read to colder classes: Standard is its ceiling.
+        autoclass = bool((inputs.get("autoclass") or {}).get("enabled")) if isinstance(inputs.get("autoclass"), dict) else False
+        note = ("Autoclass: at most this, as objects not read move to colder classes; its management fee per object, "
+                "operations and transfer not estimated") if autoclass else "operations and transfer not estimated"
         self.lines.append(Line(resource["urn"], resource["name"], "object storage",
                                f"Cloud Storage {storage_class} in {location}, {tb:g} TB expected",
-                               _flat(gib * price / HOURS_PER_MONTH), note="operations and transfer not estimated"))
+                               _flat(gib * price / HOURS_PER_MONTH), note=note))
 
     def cloud_nat(self, resource: dict) -> None:
         """A Cloud NAT gateway at its rate for 32 VMs and more (it bills $ per VM below that, and no preview knows how
