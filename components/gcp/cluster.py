@@ -9,8 +9,8 @@ import pulumi_gcp as gcp
 
 from gpucluster import naming
 from gpucluster.outputs import cluster_outputs, shared_file_system
-from gpucluster.plan import (PoolPlan, address_plan, expected_bucket_tb, fabric_zone, gcp_network_plan, gcs_bucket_location, managed_lustre_plan,
-                             node_setup, plan_pool)
+from gpucluster.plan import (PoolPlan, address_plan, expected_bucket_tb, fabric_zone, gcp_network_plan, gcs_bucket_location,
+                             managed_lustre_plan, node_setup, plan_pool)
 from gpucluster.spec import ClusterSpec
 from gpucluster.userdata import node_script
 
@@ -63,7 +63,8 @@ class GcpGpuCluster(pulumi.ComponentResource):
         self.storage = TieredStorage(
             naming.storage(name),
             TieredStorageArgs(region=spec.region, bucket_location=gcs_bucket_location(spec), labels=labels,
-                              node_service_account=email, lustre=managed_lustre_plan(spec), expected_tb=expected_bucket_tb(spec.storage.buckets),
+                              node_service_account=email, lustre=managed_lustre_plan(spec),
+                              expected_tb=expected_bucket_tb(spec.storage.buckets),
                               network=self.network.networks["host"], zone=fabric_zone(spec), stack_key=stack_key),
             opts=child,
         )

@@ -397,7 +397,7 @@ class _Estimator:
         tb = float(size) / 1000
         gib = tb * GIB_PER_TB
         # Autoclass keeps new objects in Standard and moves those not read to colder classes: Standard is its ceiling.
-        autoclass = bool((inputs.get("autoclass") or {}).get("enabled")) if isinstance(inputs.get("autoclass"), dict) else False
+        autoclass = isinstance(inputs.get("autoclass"), dict) and bool(inputs["autoclass"].get("enabled"))
         note = ("Autoclass: at most this, as objects not read move to colder classes; its management fee per object, "
                 "operations and transfer not estimated") if autoclass else "operations and transfer not estimated"
         self.lines.append(Line(resource["urn"], resource["name"], "object storage",
