@@ -24,6 +24,18 @@ def pytest_collection_finish(session):
     gc.freeze()
 
 
+# The test files that take longest (each above 10 s: npm and pack environments, Hypothesis, node scripts, Checkov,
+# moto refreshes), run first: pytest-xdist hands files out in order, so the last ones to finish are short. Only the
+# order changes; within a file tests keep theirs.
+LONGEST_FIRST = ("test_external_packs", "test_properties", "test_node_scripts", "test_policy_packs", "test_tfplan",
+                 "test_catalog_refresh", "test_policies", "test_package_blocks", "test_eks", "test_gke")
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: index for index, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.module.__name__.rsplit(".", 1)[-1], len(rank)))
+
+
 @pytest.fixture(scope="session")
 def p5_preview() -> PreviewResult:
     return preview_spec(BASE_SPEC)
