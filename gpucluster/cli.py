@@ -6,7 +6,6 @@ Exit codes: 0 ok; 1 the preview failed; 2 invalid input or usage (nothing was ru
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import os
 import sys
@@ -16,6 +15,7 @@ import yaml
 
 from . import catalog
 from .cost.render import diff, render_cost, render_diff
+from .gctune import collect_less_often
 from .preview.render import render_text
 from .policies.render import render_policies
 from .spec import CONFIG_KEY, CONFIG_NAMESPACE, ClusterSpec
@@ -455,11 +455,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run() -> None:
-    """The `gpucluster` command: main() in a process of its own. A preview allocates a great deal per resource while
-    the provider SDKs' many classes live for the whole run: collect less often, and never traverse what is loaded
-    before the command starts (a sixth less time on `gpucluster ci`)."""
-    gc.set_threshold(50_000, 20, 100)
-    gc.freeze()
+    """The `gpucluster` command: main() in a process of its own, collecting garbage as a previewing process should."""
+    collect_less_often()
     sys.exit(main())
 
 

@@ -1,10 +1,10 @@
 """Fixtures shared by the tests."""
 
-import gc
 import os
 
 import pytest
 
+from gpucluster.gctune import collect_less_often
 from gpucluster.preview.engine import PreviewResult
 
 from .helpers import BASE_SPEC, preview_spec
@@ -14,14 +14,13 @@ from .moto_catalog import moto_endpoint
 # reads them (the preflight image checks register their own), so the EC2 backends start empty of images.
 os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
 
-# A test process holds the provider SDKs, moto and the catalogs (a few hundred thousand long-lived objects), and the
-# Pulumi SDK allocates enough per resource that the collector would traverse them all again and again: collect
-# less often, and leave what collection imported out of it.
-gc.set_threshold(50_000, 20, 100)
+# A test process holds the provider SDKs, moto and the catalogs, and previews as the command does: collect garbage as
+# the command does, once now and again when collection has imported the rest.
+collect_less_often()
 
 
 def pytest_collection_finish(session):
-    gc.freeze()
+    collect_less_often()
 
 
 # The test files that take longest (each above 10 s: npm and pack environments, Hypothesis, node scripts, Checkov,
@@ -46,4 +45,3 @@ def moto_server():
     """moto in server mode on loopback (a real HTTP endpoint), one per test module so their accounts stay apart."""
     with moto_endpoint() as url:
         yield url
-

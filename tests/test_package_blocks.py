@@ -13,7 +13,7 @@ import pytest
 import yaml
 from google.protobuf import json_format
 
-from gpucluster.cost.model import EXPECTED_SIZE_LABEL
+from gpucluster.cost.expected_size import EXPECTED_SIZE_LABEL
 from gpucluster.problems import SpecError
 from gpucluster.validate import load_spec
 

@@ -22,18 +22,18 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ssm.models import Parameter, ssm_backends
 
 from gpucluster import cli, stackrun
+from gpucluster.capacity import CapacityPlan
 from gpucluster.preflight import preflight
 from gpucluster.preflight import gcp as gcp_checks
 from gpucluster.preflight.aws import AwsPreflight
 from gpucluster.preflight.gcp import ComputeRest, GcpPreflight
 from gpucluster.preflight.model import EXIT_FAILED, EXIT_OK, EXIT_UNCHECKED, Check, exit_code
-from gpucluster.capacity import CapacityPlan
-from gpucluster.validate import load_spec
 from gpucluster.preflight.needs import PoolNeed, StackNeeds, stack_needs
 from gpucluster.preflight.quotas import EC2_VCPU_QUOTAS, ec2_quota_group
 from gpucluster.preflight.render import as_json, render_table
 from gpucluster.preflight.retry import Backoff
 from gpucluster.preflight.tasks import Task, run_tasks
+from gpucluster.validate import load_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures" / "preflight" / "gcp"

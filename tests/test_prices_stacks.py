@@ -11,7 +11,7 @@ import pytest
 from gpucluster import cli
 from gpucluster.codes import policy_code
 from gpucluster.cost import estimate, prices
-from gpucluster.cost.model import EXPECTED_SIZE_LABEL, expected_size_label
+from gpucluster.cost.expected_size import EXPECTED_SIZE_LABEL, EXPECTED_SIZE_TAG, expected_size_marker, expected_tb
 from gpucluster.cost.render import render_cost
 from gpucluster.preview.render import as_json
 
@@ -82,7 +82,17 @@ def test_a_gcp_bucket_is_priced_at_the_size_its_spec_gives_where_it_is():
 @pytest.mark.parametrize("tb, label", [(200, "200000"), (0.5, "500"), (0.0001, "1"), (12.3456, "12346")])
 def test_an_expected_size_is_a_label_value_gcp_accepts(tb, label):
     # Label values: lowercase letters, digits, '_' and '-', at most 63 characters (Compute Engine, "Requirements for labels").
-    assert expected_size_label(tb) == label and re.fullmatch(r"[a-z0-9_-]{1,63}", label)
+    assert expected_size_marker("gcp", tb) == {EXPECTED_SIZE_LABEL: label} and re.fullmatch(r"[a-z0-9_-]{1,63}", label)
+    assert expected_tb("gcp", {EXPECTED_SIZE_LABEL: label}) == pytest.approx(tb, abs=0.001)  # read back to the GB
+
+
+def test_an_expected_size_that_is_not_a_number_leaves_the_bucket_unpriced_saying_why():
+    resources = as_json(preview_stack("aws-p5-spot"))["resources"]
+    bucket = next(r for r in resources if r["name"] == "p5-spot-storage-datasets" and r["type"] == "aws:s3/bucket:Bucket")
+    bucket["inputs"]["tags"][EXPECTED_SIZE_TAG] = "lots"
+    reasons = {u["resource"].rsplit("::", 1)[1]: u["reason"] for u in estimate(resources)["unpriced"]}
+    assert reasons["p5-spot-storage-datasets"] == "gpucluster:expected-size-tb is 'lots', not a number"
+    assert expected_size_marker("aws", 12.5) == {EXPECTED_SIZE_TAG: "12.5"} and expected_size_marker("aws", 0) == {}
 
 
 def test_price_age_is_the_oldest_source_used():

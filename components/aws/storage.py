@@ -12,7 +12,7 @@ import pulumi
 import pulumi_aws as aws
 
 from gpucluster import naming
-from gpucluster.cost.model import EXPECTED_SIZE_TAG
+from gpucluster.cost.expected_size import expected_size_marker
 from gpucluster.sizing import LustrePlan
 
 LUSTRE_PORTS = ((988, 988), (1018, 1023))  # FSx for Lustre: LNET, and the client port range
@@ -121,9 +121,7 @@ class TieredStorage(pulumi.ComponentResource):
 
     def _bucket(self, name: str, key: aws.kms.Key, versioned: bool, rules: list[dict], expected_tb: float) -> aws.s3.Bucket:
         opts = self._child
-        tags = self._tagged(name)
-        if expected_tb:
-            tags[EXPECTED_SIZE_TAG] = f"{expected_tb:g}"  # the cost estimate reads it from the graph
+        tags = {**self._tagged(name), **expected_size_marker("aws", expected_tb)}  # the cost estimate reads it from the graph
         bucket = aws.s3.Bucket(name, force_destroy=False, tags=tags, opts=opts)
         depends = pulumi.ResourceOptions(parent=self, depends_on=[bucket])
         aws.s3.BucketPublicAccessBlock(

@@ -12,7 +12,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from gpucluster import naming
-from gpucluster.cost.model import EXPECTED_SIZE_LABEL, expected_size_label
+from gpucluster.cost.expected_size import expected_size_marker
 from gpucluster.sizing import ManagedLustrePlan
 
 
@@ -76,7 +76,7 @@ class TieredStorage(pulumi.ComponentResource):
                 if versioned else None,
                 soft_delete_policy={"retention_duration_seconds": args.soft_delete_days * 86400},
                 logging={"log_bucket": logs.name, "log_object_prefix": role},
-                labels=_with_expected_size(args.labels, args.expected_tb.get(role)),
+                labels={**args.labels, **expected_size_marker("gcp", args.expected_tb.get(role))},  # for the cost estimate
                 opts=after_grants,
             )
         gcp.storage.BucketIAMMember(f"{name}-datasets-read", bucket=buckets["datasets"].name, role="roles/storage.objectViewer",
@@ -131,8 +131,3 @@ class TieredStorage(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[connection, *grants]),
         )
         return instance.mount_point
-
-
-def _with_expected_size(labels: dict[str, str], tb: float | None) -> dict[str, str]:
-    """The cluster's labels, and the bucket's expected size for the cost estimate, which reads it from the graph."""
-    return {**labels, EXPECTED_SIZE_LABEL: expected_size_label(tb)} if tb else labels

@@ -16,6 +16,7 @@ from typing import Any
 from ..catalog import load as load_catalog
 from ..kube.site import is_site_record
 from ..graph import COMPUTED, SCALES, Graph, group_nodes, tags_of
+from .expected_size import expected_tb, marker_name
 from .prices import HOURS_PER_MONTH, PriceBook
 from .prices import effective as load_prices
 
@@ -74,15 +75,6 @@ FREE |= {
     "gcp:storage/bucketIAMMember:BucketIAMMember",
     "gcp:projects/iAMMember:IAMMember",  # a grant (the GKE nodes' roles on the project) bills nothing
 }
-EXPECTED_SIZE_TAG = "gpucluster:expected-size-tb"  # how a bucket's expected size reaches the graph
-# The same for a GCP bucket, in whole GB: label keys take no ':' and label values no '.' (Compute Engine, "Requirements
-# for labels": lowercase letters, digits, '_' and '-').
-EXPECTED_SIZE_LABEL = "gpucluster-expected-size-gb"
-
-
-def expected_size_label(tb: float) -> str:
-    """A bucket's expected size as the value of EXPECTED_SIZE_LABEL: whole GB, never 0 for a size given."""
-    return str(max(1, round(tb * 1000)))
 GIB_PER_TB = 1000**4 / 1024**3  # Cloud Storage bills GiB; sizes are given in TB
 NAT_VM_CAP = 32  # Cloud NAT bills a gateway per VM using it up to 32 VMs, then a flat rate
 KMS_DEFAULT_PROTECTION = "SOFTWARE"  # a crypto key's version template default (Cloud KMS API, CryptoKeyVersionTemplate)
@@ -361,11 +353,14 @@ class _Estimator:
                                f"FSx for Lustre {capacity:,} GiB at {tier} MB/s/TiB", _flat(capacity * price / HOURS_PER_MONTH)))
 
     def bucket(self, resource: dict) -> None:
-        size = (tags_of(resource["inputs"]) or {}).get(EXPECTED_SIZE_TAG)
-        if size is None and self.graph.referrers(resource, "aws:s3/bucketLogging:BucketLogging", "targetBucket"):
+        try:
+            tb = expected_tb("aws", tags_of(resource["inputs"]) or {})
+        except ValueError as exc:
+            return self.skip(resource, str(exc))
+        if tb is None and self.graph.referrers(resource, "aws:s3/bucketLogging:BucketLogging", "targetBucket"):
             return self.skip(resource, "holds access logs, billed by their volume; no log volume to estimate from", usage_billed=True)
-        if size is None:
-            return self.skip(resource, f"no expected size (tag {EXPECTED_SIZE_TAG}); S3 is billed by what is stored")
+        if tb is None:
+            return self.skip(resource, f"no expected size ({marker_name('aws')}); S3 is billed by what is stored")
         lifecycles = self.graph.referrers(resource, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "bucket")
         storage_class = "STANDARD"
         for rule in [rule for lifecycle in lifecycles for rule in lifecycle["inputs"].get("rules") or []]:
@@ -375,8 +370,8 @@ class _Estimator:
         price = self.service_price(resource, self.region(resource), "s3_gb_month", storage_class)
         if price is None:
             return self.skip(resource, f"no S3 {storage_class} price for {self.region(resource)}")
-        gb = float(size) * 1000
-        self.lines.append(Line(resource["urn"], resource["name"], "object storage", f"S3 {storage_class}, {float(size):g} TB expected",
+        gb = tb * 1000
+        self.lines.append(Line(resource["urn"], resource["name"], "object storage", f"S3 {storage_class}, {tb:g} TB expected",
                                _flat(gb * price / HOURS_PER_MONTH), note="requests and transfer not estimated"))
 
     def gcs_bucket(self, resource: dict) -> None:
@@ -384,17 +379,19 @@ class _Estimator:
         multi-region (EU, US) under that name in the book."""
         inputs = resource["inputs"]
         labels = inputs.get("labels") if isinstance(inputs.get("labels"), dict) else {}
-        size = labels.get(EXPECTED_SIZE_LABEL)
-        if size is None and self.graph.referrers(resource, "gcp:storage/bucket:Bucket", "logging"):
+        try:
+            tb = expected_tb("gcp", labels)
+        except ValueError as exc:
+            return self.skip(resource, str(exc))
+        if tb is None and self.graph.referrers(resource, "gcp:storage/bucket:Bucket", "logging"):
             return self.skip(resource, "holds access logs, billed by their volume; no log volume to estimate from", usage_billed=True)
-        if size is None:
-            return self.skip(resource, f"no expected size (label {EXPECTED_SIZE_LABEL}); Cloud Storage is billed by what is stored")
+        if tb is None:
+            return self.skip(resource, f"no expected size ({marker_name('gcp')}); Cloud Storage is billed by what is stored")
         location = str(inputs.get("location") or self.region(resource)).lower()
         storage_class = str(inputs.get("storageClass") or "STANDARD").upper()
         price = self.service_price(resource, location, "gcs_gb_month", storage_class)
         if price is None:
             return self.skip(resource, f"no Cloud Storage {storage_class} price for {location}")
-        tb = float(size) / 1000
         gib = tb * GIB_PER_TB
         # Autoclass keeps new objects in Standard and moves those not read to colder classes: Standard is its ceiling.
         autoclass = isinstance(inputs.get("autoclass"), dict) and bool(inputs["autoclass"].get("enabled"))

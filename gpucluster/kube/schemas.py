@@ -28,7 +28,6 @@ from ..yamlio import safe_load
 from .rdma import NETWORK_OPERATOR_VERSION
 
 CRD_DIR_ENV = "GPUCLUSTER_CRD_DIR"
-# The CRDs are megabytes of YAML (the JobSet's embeds a whole pod spec): libyaml's loader where PyYAML has it.
 
 # Object names and label syntax as the API server checks them (k8s.io/apimachinery pkg/util/validation): a CRD's
 # schema says nothing of metadata, and the built-in schemas only that names are strings.
