@@ -3,6 +3,7 @@ estimate, the preview's cost section and the cost pack's prices-fresh policy."""
 
 from __future__ import annotations
 
+import copy
 import re
 from datetime import date
 
@@ -87,7 +88,7 @@ def test_an_expected_size_is_a_label_value_gcp_accepts(tb, label):
 
 
 def test_an_expected_size_that_is_not_a_number_leaves_the_bucket_unpriced_saying_why():
-    resources = as_json(preview_stack("aws-p5-spot"))["resources"]
+    resources = copy.deepcopy(as_json(preview_stack("aws-p5-spot"))["resources"])  # the preview is shared: not changed
     bucket = next(r for r in resources if r["name"] == "p5-spot-storage-datasets" and r["type"] == "aws:s3/bucket:Bucket")
     bucket["inputs"]["tags"][EXPECTED_SIZE_TAG] = "lots"
     reasons = {u["resource"].rsplit("::", 1)[1]: u["reason"] for u in estimate(resources)["unpriced"]}
