@@ -12,6 +12,7 @@ import contextvars
 import logging
 import runpy
 import sys
+import threading
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -250,8 +251,26 @@ def run_program(
 
     `existing` answers the program's reads of existing resources (`Resource.get`), by resource id, with
     their state (camelCase). Reads it does not answer come back unknown, as for a resource not yet known.
+
+    The program runs on a thread of its own, with its own event loop and context, as the language host runs it in a
+    process of its own: the SDK walks the whole call stack at every resource registration (for its source position),
+    so under a deep caller, a test runner say, each registration would cost in proportion to the caller's depth.
     """
-    return contextvars.Context().run(_run, main, project, stack, config, preview, on_register, existing or {})
+    outcome: dict[str, Any] = {}
+
+    def program() -> None:
+        try:
+            outcome["result"] = contextvars.Context().run(
+                _run, main, project, stack, config, preview, on_register, existing or {})
+        except BaseException as exc:  # noqa: BLE001 re-raised on the caller's thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=program, name=f"pulumi-program-{project}-{stack}", daemon=True)
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome.pop("error")
+    return outcome["result"]
 
 
 def _run(main, project, stack, config, preview, on_register, existing) -> PreviewResult:
