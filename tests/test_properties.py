@@ -24,7 +24,8 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, event, given, note, settings
 from hypothesis import strategies as st
-from hypothesis_jsonschema import from_schema
+from hypothesis_jsonschema import _from_schema, from_schema
+from hypothesis_jsonschema._encode import encode_canonical_json
 
 from gpucluster import catalog, cli
 from gpucluster.fabric import aws_interfaces
@@ -125,6 +126,25 @@ mutation_values = st.one_of(
     _timestamps,
     json_values,
 )
+
+
+
+def _memoised(build):
+    """hypothesis-jsonschema builds (and canonicalises) the strategy of an object's property again at every draw of
+    that property, most of the time of a draw on our schema; a strategy is immutable, so one per subschema serves
+    every draw, and the documents drawn are the same."""
+    built: dict = {}
+
+    def cached(schema, *, alphabet, custom_formats):
+        key = (encode_canonical_json(schema), id(alphabet), id(custom_formats))
+        if key not in built:
+            built[key] = build(schema, alphabet=alphabet, custom_formats=custom_formats)
+        return built[key]
+
+    return cached
+
+
+setattr(_from_schema, "__from_schema", _memoised(getattr(_from_schema, "__from_schema")))
 
 # The schema's own documents: structurally plausible, mostly refused by the catalog checks.
 schema_documents = from_schema(SCHEMA)
