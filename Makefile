@@ -7,14 +7,21 @@ BIN := $(VENV)/bin
 
 .PHONY: preview test fuzz bench lock clean packs
 
-# Installs into the virtual environment $(1) with uv (from PATH, or put into the environment from the package
-# index: one small wheel), several times faster than pip; with pip when uv cannot be had.
+# Installs into the virtual environment $(1) with uv, several times faster than pip: uv from PATH, else put in build/uv
+# by the interpreter's own pip (one wheel, the version the test lock pins), which then makes the environment too. With
+# neither, the environment is made by python -m venv and filled by pip.
+UV_VERSION := $(shell sed -n 's/^uv==//p' requirements-test.txt)
 define install
-	test -x $(1)/bin/python || $(PYTHON) -m venv $(1)
-	uv=$$(command -v uv || echo $(1)/bin/uv); \
-	{ test -x "$$uv" || $(1)/bin/pip install --quiet uv; } 2>/dev/null; \
-	if test -x "$$uv"; then "$$uv" pip install --quiet --python $(1)/bin/python $(2); \
-	else $(1)/bin/pip install --quiet $(2); fi
+	uv=$$(command -v uv || echo build/uv/bin/uv); \
+	test -x "$$uv" || $(PYTHON) -m pip install --quiet --disable-pip-version-check --target build/uv uv==$(UV_VERSION) \
+	  >/dev/null 2>&1 || true; \
+	if test -x "$$uv"; then \
+	  { test -x $(1)/bin/python || UV_PYTHON_DOWNLOADS=never "$$uv" venv --quiet --seed \
+	      --python "$$($(PYTHON) -c 'import sys; print(sys.executable)')" $(1); } && \
+	  "$$uv" pip install --quiet --python $(1)/bin/python $(2); \
+	else \
+	  { test -x $(1)/bin/python || $(PYTHON) -m venv $(1); } && $(1)/bin/pip install --quiet $(2); \
+	fi
 endef
 
 $(VENV)/.runtime: pyproject.toml requirements.txt
@@ -34,17 +41,19 @@ preview: $(VENV)/.runtime
 	$(call install,.venv-checkov,-r requirements-checkov.txt)
 	touch $@
 
-# The tests, then every example stack previewed with every pack: a mandatory violation, or a stack that no longer
-# previews, fails the target (the report is in build/ci/report.md).
-# pytest-xdist: one worker per core, each test file on one worker (module fixtures such as built packs run once).
+# The tests. They end on the gate CI runs on a pull request (tests/test_ci.py): every example stack previewed with every
+# pack, where a mandatory violation, or a stack that no longer previews, fails the target (the report is in
+# build/ci/report.md); as a test it runs beside the others instead of after them.
+# pytest-xdist: WORKERS workers (default: one per core), each test file on one worker (module fixtures such as built
+# packs run once), files handed out in the order tests/conftest.py sorts them (longest first).
 # Bytecode is written (under build/pycache) even where the environment sets PYTHONDONTWRITEBYTECODE: the tests start
 # many Python processes, and each would otherwise compile the provider SDKs it imports from source again (uv, which
 # installs them, writes no bytecode).
+WORKERS ?= auto
 test: export PYTHONDONTWRITEBYTECODE :=
 test: export PYTHONPYCACHEPREFIX := $(CURDIR)/build/pycache
 test: $(VENV)/.installed .venv-checkov/.installed
-	$(BIN)/python -m pytest -n auto --dist loadfile $(PYTEST_ARGS)
-	$(BIN)/gpucluster ci --out build/ci
+	$(BIN)/python -m pytest -n $(WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 # Each policy pack made self-contained, as `pulumi policy publish` uploads a pack and the CLI installs it: the
 # project's wheel in the pack's wheels/ folder, and the pack's own virtual environment from its requirements.txt.

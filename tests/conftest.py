@@ -23,11 +23,14 @@ def pytest_collection_finish(session):
     collect_less_often()
 
 
-# The test files that take longest (each above 10 s: npm and pack environments, Hypothesis, node scripts, Checkov,
-# moto refreshes), run first: pytest-xdist hands files out in order, so the last ones to finish are short. Only the
-# order changes; within a file tests keep theirs.
-LONGEST_FIRST = ("test_external_packs", "test_properties", "test_node_scripts", "test_policy_packs", "test_tfplan",
-                 "test_catalog_refresh", "test_policies", "test_package_blocks", "test_eks", "test_gke")
+# The test files that take longest (5 s or more each, longest first as measured in a fresh clone: npm and pack
+# environments, node scripts, pack environments, Checkov, moto refreshes, SDK schemas, Hypothesis...) run first:
+# `make test` has pytest-xdist hand files out in collection order (--no-loadscope-reorder; by default it hands out the
+# files with the most tests first), so the last ones to finish are short. Only the order changes; within a file tests
+# keep theirs.
+LONGEST_FIRST = ("test_external_packs", "test_node_scripts", "test_policy_packs", "test_tfplan", "test_catalog_refresh",
+                 "test_replacements", "test_properties", "test_package_blocks", "test_policies", "test_eks", "test_cli",
+                 "test_gke", "test_preview", "test_ci")
 
 
 def pytest_collection_modifyitems(items):
