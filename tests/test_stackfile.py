@@ -7,6 +7,7 @@ import pytest
 import yaml
 
 from gpucluster import cli
+from gpucluster.preview import stackfile
 from gpucluster.preview.stackfile import (
     MAX_FILE_BYTES,
     MAX_NODES,
@@ -17,6 +18,17 @@ from gpucluster.preview.stackfile import (
     stack_config,
 )
 from gpucluster.validate import load_spec
+
+
+@pytest.fixture(autouse=True, params=["libyaml", "pyyaml"])
+def parser(request, monkeypatch):
+    """Every test here runs twice: parsed by libyaml (PyYAML has it here), and by PyYAML's own parser, which reads the
+    files where PyYAML was built without it."""
+    if request.param == "pyyaml":
+        monkeypatch.setattr(stackfile, "_LibyamlParser", None)
+    else:
+        assert stackfile._LibyamlParser is not None
+    return request.param
 
 
 def make(tmp_path, stack_yaml: str, project_yaml: str = "name: demo\nruntime: python\nstackConfigDir: stacks\n"):
@@ -207,3 +219,11 @@ def test_lines_of_keys_inside_structured_values(tmp_path):
     assert stack.at("gpucluster:cluster", "pools[0].size").endswith("Pulumi.x.yaml:11")
     assert stack.at("gpucluster:cluster", "pools[0]").endswith("Pulumi.x.yaml:9")
     assert stack.at("gpucluster:cluster", "no.such.path").endswith("Pulumi.x.yaml")
+
+
+def test_a_yaml_error_shows_its_line_with_a_caret_under_the_place(tmp_path, capsys):
+    """libyaml's errors give a line and column only: the message is PyYAML's own, which shows the place."""
+    code, err = run_cli(tmp_path, capsys, "config:\n  aws:region: us-east-1\n  a: b: c\n")
+    assert code == 2
+    assert "Pulumi.x.yaml: not valid YAML: mapping values are not allowed here" in err
+    assert 'Pulumi.x.yaml", line 3, column 7:\n      a: b: c\n          ^' in err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from dataclasses import dataclass
@@ -9,9 +10,42 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from yaml.composer import Composer
 from yaml.constructor import ConstructorError, SafeConstructor
+from yaml.parser import Parser
+from yaml.reader import Reader
+from yaml.resolver import BaseResolver
+from yaml.scanner import Scanner
 
 from ..problems import clip, clip_quoted, path_of, quote
+
+try:
+    from yaml.cyaml import CParser as _LibyamlParser
+except ImportError:  # PyYAML built without libyaml
+    _LibyamlParser = None
+
+
+class _PythonParser(Reader, Scanner, Parser):
+    """PyYAML's own scanner and parser: what reads the files where PyYAML was built without libyaml."""
+
+    def __init__(self, stream: io.BytesIO):
+        try:
+            Reader.__init__(self, stream.getvalue())
+        except yaml.reader.ReaderError as exc:  # a character it refuses, met before the name was set
+            exc.name = stream.name
+            raise
+        self.name = stream.name
+        Scanner.__init__(self)
+        Parser.__init__(self)
+
+
+class _Stream(io.BytesIO):
+    """The file's bytes under its name, which the parser puts in the marks of its errors."""
+
+    def __init__(self, data: bytes, name: str):
+        super().__init__(data)
+        self.name = name
+
 
 MAX_FILE_BYTES = 8 * 1024 * 1024
 """The largest project or stack file read. Real ones are a few KB; with MAX_NODES this bounds parsing to
@@ -26,7 +60,7 @@ class StackFileError(Exception):
     """A project or stack file is missing or malformed (a usage error: exit 2)."""
 
 
-class _Loader(yaml.SafeLoader):
+class _Loader(Composer, SafeConstructor, BaseResolver):
     """YAML as the Pulumi CLI reads it (Go's yaml.v3 decoding into interface{}, not YAML 1.1): booleans are
     only true/false in three spellings, so yes/no/on/off stay strings, and timestamps stay the string as
     written. Decimal, 0x, 0o, 0b and 0-prefixed octal integers, and floats such as 1e3, are numbers."""
@@ -39,6 +73,20 @@ class _Loader(yaml.SafeLoader):
         for tag, construct in SafeConstructor.yaml_constructors.items()
         if tag not in ("tag:yaml.org,2002:binary", "tag:yaml.org,2002:set")
     }
+
+    def __init__(self, data: bytes | str, name: str = "<string>", parser: type | None = None):
+        # libyaml scans and parses when PyYAML has it (a 5 MB value in a tenth of the time); composing stays here,
+        # in Python, where nodes are counted and nesting is bounded by the recursion limit.
+        stream = _Stream(data.encode() if isinstance(data, str) else data, name)
+        self.parser = (parser or _LibyamlParser or _PythonParser)(stream)
+        self.check_event, self.peek_event, self.get_event = self.parser.check_event, self.parser.peek_event, self.parser.get_event
+        Composer.__init__(self)
+        SafeConstructor.__init__(self)
+        BaseResolver.__init__(self)
+        self.name = name
+
+    def dispose(self) -> None:
+        self.parser.dispose()
 
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
         # Counted as they are composed, so that a file of a million small values stops early, not after a long
@@ -153,6 +201,23 @@ def _walk(node: yaml.Node, loc: tuple[str | int, ...], doc: _Doc, checked: set[i
         checked.add(id(node))
 
 
+def _explained(text: bytes, file: str, error: yaml.YAMLError) -> str:
+    """What is wrong with the YAML, as PyYAML's own parser says it: with the line and a caret under the place, which
+    libyaml's errors lack. libyaml's words where the two parsers disagree."""
+    if _LibyamlParser is None:
+        return str(error)
+    try:
+        loader = _Loader(text, file, _PythonParser)
+        root = loader.get_single_node()
+        if root is not None:
+            loader.construct_document(root)
+    except yaml.YAMLError as exc:
+        return str(exc)
+    except (RecursionError, StackFileError):
+        pass
+    return str(error)
+
+
 def _read_yaml(path: Path) -> _Doc:
     file = _shown(path)
     try:
@@ -166,8 +231,7 @@ def _read_yaml(path: Path) -> _Doc:
         raise StackFileError(f"{file}: larger than {MAX_FILE_BYTES // 2**20} MiB; refused (a stack file is a few KB)")
     doc = _Doc(file, None, {}, [])
     try:
-        loader = _Loader(text)
-        loader.name = file  # YAML errors name the file
+        loader = _Loader(text, file)  # YAML errors name the file
         root = loader.get_single_node()  # composed, not constructed: aliases are still references
         if root is not None:
             _expanded_size(root, file, {})
@@ -175,9 +239,9 @@ def _read_yaml(path: Path) -> _Doc:
             _walk(root, (), doc, set())
             doc.data = loader.construct_document(root)
     except yaml.YAMLError as exc:
-        raise StackFileError(f"{file}: not valid YAML: {clip_quoted(str(exc))}") from None
+        raise StackFileError(f"{file}: not valid YAML: {clip_quoted(_explained(text, file, exc))}") from None
     except RecursionError:  # the composer recurses once per level of nesting
-        raise StackFileError(f"{file}:{loader.get_mark().line + 1}: nested too deeply") from None
+        raise StackFileError(f"{file}:{loader.peek_event().start_mark.line + 1}: nested too deeply") from None
     return doc
 
 
