@@ -12,7 +12,8 @@ BIN := $(VENV)/bin
 # neither, the environment is made by python -m venv and filled by pip.
 UV_VERSION := $(shell sed -n 's/^uv==//p' requirements-test.txt)
 define install
-	uv=$$(command -v uv || echo build/uv/bin/uv); \
+	@echo "$(1): installing $(2)"
+	@uv=$$(command -v uv || echo build/uv/bin/uv); \
 	test -x "$$uv" || $(PYTHON) -m pip install --quiet --disable-pip-version-check --target build/uv uv==$(UV_VERSION) \
 	  >/dev/null 2>&1 || true; \
 	if test -x "$$uv"; then \
