@@ -42,7 +42,7 @@ preview: $(VENV)/.runtime
 	$(call install,.venv-checkov,-r requirements-checkov.txt)
 	touch $@
 
-# The tests. They end on the gate CI runs on a pull request (tests/test_ci.py): every example stack previewed with every
+# The tests, the gate CI runs on a pull request among them (tests/test_ci.py): every example stack previewed with every
 # pack, where a mandatory violation, or a stack that no longer previews, fails the target (the report is in
 # build/ci/report.md); as a test it runs beside the others instead of after them.
 # pytest-xdist: WORKERS workers (default: one per core), each test file on one worker (module fixtures such as built

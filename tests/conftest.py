@@ -23,8 +23,8 @@ def pytest_collection_finish(session):
     collect_less_often()
 
 
-# The test files that take longest (5 s or more each, longest first as measured in a fresh clone: npm and pack
-# environments, node scripts, pack environments, Checkov, moto refreshes, SDK schemas, Hypothesis...) run first:
+# The test files that take longest (5 s or more each, longest first as measured in a fresh clone: npm and a pack
+# environment, node scripts, pack environments, Checkov, moto refreshes, SDK schemas, Hypothesis...) run first:
 # `make test` has pytest-xdist hand files out in collection order (--no-loadscope-reorder; by default it hands out the
 # files with the most tests first), so the last ones to finish are short. Only the order changes; within a file tests
 # keep theirs.

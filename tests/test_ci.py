@@ -15,7 +15,7 @@ import yaml
 
 from gpucluster import cli
 
-from .helpers import ROOT
+from .helpers import PROJECT, ROOT
 
 SARIF_SCHEMA = json.loads((ROOT / "tests/fixtures/sarif/sarif-schema-2.1.0.json").read_text())
 
@@ -215,6 +215,6 @@ def test_every_example_stack_passes_ci_with_every_pack():
     built-in pack. A mandatory finding, or a stack that no longer previews, fails it; the report stays in build/ci."""
     out = ROOT / "build/ci"
     assert cli.main(["ci", "--project", str(ROOT), "--out", str(out)]) == 0
-    examples = {f.name.removeprefix("Pulumi.").removesuffix(".yaml") for f in (ROOT / "stacks").glob("Pulumi.*.yaml")}
+    examples = set(PROJECT.stacks())
     assert {f.stem for f in out.glob("*.json") if not f.name.endswith((".diff.json", ".tfplan.json"))} == examples
     assert f"{len(examples)} stack(s), 0 with disruptive changes, 0 failing" in (out / "report.md").read_text()

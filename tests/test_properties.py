@@ -128,7 +128,6 @@ mutation_values = st.one_of(
 )
 
 
-
 def _memoised(build):
     """hypothesis-jsonschema builds (and canonicalises) the strategy of an object's property again at every draw of
     that property, most of the time of a draw on our schema; a strategy is immutable, so one per subschema serves

@@ -210,6 +210,7 @@ def _explained(text: bytes, file: str, error: yaml.YAMLError) -> str:
         loader = _Loader(text, file, _PythonParser)
         root = loader.get_single_node()
         if root is not None:
+            _expanded_size(root, file, {})  # bounded as the first reading was: nothing is expanded before it is counted
             loader.construct_document(root)
     except yaml.YAMLError as exc:
         return str(exc)
