@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import jsonschema
@@ -15,7 +16,7 @@ import yaml
 from gpucluster import cli
 from gpucluster.policies import external
 
-from .helpers import ROOT
+from .helpers import ROOT, remove_installed
 
 PACKS = ROOT / "tests/fixtures/policy-packs"
 USER_PROGRAM = ROOT / "tests/fixtures/user-program"
@@ -52,11 +53,12 @@ def _found(document: dict, pack: str) -> dict[tuple[str, str], dict]:
 
 
 @pytest.fixture(scope="module")
-def python_pack(tmp_path_factory) -> Path:
+def python_pack(tmp_path_factory) -> Iterator[Path]:
     """The Python pack, copied without a virtual environment: the first run creates `venv` and installs it."""
     pack = _copy(tmp_path_factory.mktemp("packs"), "research-rules")
     assert not (pack / "venv").exists()
-    return pack
+    yield pack
+    remove_installed(pack / "venv")
 
 
 def test_a_python_pack_runs_in_its_own_fresh_virtual_environment(python_pack, tmp_path, capsys):
@@ -106,7 +108,7 @@ def test_packs_that_cannot_run_are_refused_with_the_reason(python_pack, tmp_path
     code, _, err = _preview(capsys, program, "--policy-pack", str(tmp_path))
     assert code == 2 and "not a policy pack (no PulumiPolicy.yaml)" in err
     broken = tmp_path / "broken"
-    shutil.copytree(python_pack, broken, symlinks=True)
+    shutil.copytree(python_pack, broken, ignore=shutil.ignore_patterns("venv"))  # it runs in the original's venv
     (broken / "PulumiPolicy.yaml").write_text((broken / "PulumiPolicy.yaml").read_text().replace("virtualenv: venv",
                                                                                                  f"virtualenv: {python_pack / 'venv'}"))
     (broken / "__main__.py").write_text("raise SystemExit('the pack refuses to start')\n")
@@ -145,8 +147,10 @@ needs_node = pytest.mark.skipif(not (shutil.which("node") and shutil.which("npm"
 
 
 @pytest.fixture(scope="module")
-def awsguard(tmp_path_factory) -> Path:
-    return _copy(tmp_path_factory.mktemp("packs"), "awsguard")
+def awsguard(tmp_path_factory) -> Iterator[Path]:
+    pack = _copy(tmp_path_factory.mktemp("packs"), "awsguard")
+    yield pack
+    remove_installed(pack / "node_modules")
 
 
 @needs_node
@@ -163,28 +167,26 @@ def test_awsguard_runs_offline_and_flags_what_it_flags(awsguard, tmp_path, capsy
     assert buckets == {"p5-spot-storage-datasets", "p5-spot-storage-checkpoints", "p5-spot-storage-logs"}
     assert all(p["enforcement"] == "mandatory" and p["message"].endswith("Bucket logging must be defined.") for p in flagged)
     assert code == 1
-    # Waived to advisory in the stack's policy config, the finding stays visible and the preview passes.
-    config = tmp_path / "policy.json"
-    config.write_text(json.dumps({"awsguard": {"s3-bucket-logging-enabled": "advisory"}}))
-    assert cli.main(["preview", "aws-p5-spot", "--project", str(ROOT), "--format", "sarif", "--policy-pack", str(awsguard),
-                     "--policy-config", str(config)]) == 0
-    sarif = json.loads(capsys.readouterr().out)
-    jsonschema.Draft4Validator(SARIF_SCHEMA).validate(sarif)
-    rules = {rule["id"]: rule for rule in sarif["runs"][0]["tool"]["driver"]["rules"]}
-    assert "awsguard/s3-bucket-logging-enabled" in rules and "awsguard/ec2-instance-no-public-ip" in rules
-    results = [r for r in sarif["runs"][0]["results"] if r["ruleId"] == "awsguard/s3-bucket-logging-enabled"]
-    assert len(results) == 3 and all(r["level"] == "warning" and r["suppressions"] for r in results)
 
 
 @needs_node
-def test_ci_runs_a_user_pack_on_every_stack(awsguard, python_pack, tmp_path, capsys):
+def test_ci_runs_user_packs_on_every_stack_and_a_waiver_reaches_the_typescript_pack(awsguard, python_pack, tmp_path):
+    """`gpucluster ci` with both packs, AWSGuard's bucket-logging policy waived to advisory in the policy config: the
+    findings stay in the report and in SARIF (as warnings, suppressed), and the run passes."""
     out = tmp_path / "out"
-    code = cli.main(["ci", "aws-p5-train", "aws-p5-spot", "--project", str(ROOT), "--out", str(out),
-                     "--policy-pack", str(awsguard), "--policy-pack", str(python_pack)])
-    assert code == 1  # AWSGuard's mandatory bucket-logging findings on aws-p5-spot
-    report = (out / "report.md").read_text()
-    assert "`awsguard/s3-bucket-logging-enabled`" in report
-    rules = {rule["id"] for rule in json.loads((out / "results.sarif").read_text())["runs"][0]["tool"]["driver"]["rules"]}
-    assert {"awsguard/s3-bucket-logging-enabled", "research-rules/node-group-cap", "cost/stack-budget"} <= rules
-    train = json.loads((out / "aws-p5-train.json").read_text())
-    assert not any(p["enforcement"] == "mandatory" for p in train["policies"])
+    config = tmp_path / "policy.json"
+    config.write_text(json.dumps({"awsguard": {"s3-bucket-logging-enabled": "advisory"}}))
+    code = cli.main(["ci", "aws-p5-train", "aws-p5-spot", "--project", str(ROOT), "--out", str(out), "--policy-config",
+                     str(config), "--policy-pack", str(awsguard), "--policy-pack", str(python_pack)])
+    assert code == 0
+    assert "`awsguard/s3-bucket-logging-enabled`" in (out / "report.md").read_text()
+    sarif = json.loads((out / "results.sarif").read_text())
+    jsonschema.Draft4Validator(SARIF_SCHEMA).validate(sarif)
+    rules = {rule["id"] for rule in sarif["runs"][0]["tool"]["driver"]["rules"]}
+    assert {"awsguard/s3-bucket-logging-enabled", "awsguard/ec2-instance-no-public-ip", "research-rules/node-group-cap",
+            "cost/stack-budget"} <= rules
+    results = [r for r in sarif["runs"][0]["results"] if r["ruleId"] == "awsguard/s3-bucket-logging-enabled"]
+    assert len(results) == 3 and all(r["level"] == "warning" and r["suppressions"] for r in results)
+    spot = json.loads((out / "aws-p5-spot.json").read_text())
+    assert {(w["pack"], w["policy"], w["default"], w["effective"]) for w in spot["waivers"]} == {
+        ("awsguard", "s3-bucket-logging-enabled", "mandatory", "advisory")}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import subprocess
 import sys
 import threading
@@ -343,10 +344,11 @@ def test_fsx_mount_dry_run(tmp_path):
 
 
 class FakeImds:
-    """IMDSv2 on loopback: PUT /latest/api/token first; every GET needs the token (401 without it)."""
+    """IMDSv2 on loopback: PUT /latest/api/token first; every GET needs the token (401 without it). Times count from
+    the watcher's first request, so that however long its start takes, it sees each phase."""
 
     def __init__(self, notice_after: float | None, refuse_tokens_for: float = 0.0, expire_token_once: bool = False):
-        self.started = time.monotonic()
+        self.started: float | None = None
         self.notice_after = notice_after
         self.refuse_tokens_for = refuse_tokens_for
         self.expire_token_once = expire_token_once
@@ -365,7 +367,7 @@ class FakeImds:
                 self.wfile.write(body.encode())
 
             def do_PUT(self):
-                elapsed = time.monotonic() - imds.started
+                elapsed = imds.elapsed()
                 if self.path != "/latest/api/token" or "X-aws-ec2-metadata-token-ttl-seconds" not in self.headers:
                     return self._send(400)
                 if elapsed < imds.refuse_tokens_for:
@@ -380,7 +382,7 @@ class FakeImds:
                     imds.expire_token_once = False
                     imds.token = "token-2"  # the next read with the old token is refused
                     return self._send(401)
-                elapsed = time.monotonic() - imds.started
+                elapsed = imds.elapsed()
                 path = self.path.removeprefix("/latest/meta-data/")
                 if path == "spot/instance-action":
                     if imds.notice_after is None or elapsed < imds.notice_after:
@@ -401,6 +403,12 @@ class FakeImds:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.endpoint = f"http://127.0.0.1:{self.server.server_port}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def elapsed(self) -> float:
+        """Seconds since the first request."""
+        if self.started is None:
+            self.started = time.monotonic()
+        return time.monotonic() - self.started
 
     def close(self):
         self.server.shutdown()
@@ -442,7 +450,7 @@ def run_watcher(env: dict, timeout: float = 60) -> subprocess.CompletedProcess:
 
 
 def test_watcher_checkpoints_within_the_two_minute_window(node):
-    imds = FakeImds(notice_after=1.0)
+    imds = FakeImds(notice_after=0.5)
     try:
         done = run_watcher(watcher_env(node, imds.endpoint))
     finally:
@@ -479,7 +487,7 @@ def test_watcher_copies_to_the_shared_file_system(node):
 
 
 def test_watcher_survives_a_missing_token_and_a_refused_one(node):
-    imds = FakeImds(notice_after=1.5, refuse_tokens_for=0.8, expire_token_once=True)
+    imds = FakeImds(notice_after=0.8, refuse_tokens_for=0.3, expire_token_once=True)
     try:
         done = run_watcher(watcher_env(node, imds.endpoint))
     finally:
@@ -495,10 +503,20 @@ def test_watcher_keeps_watching_when_imds_is_unreachable(node):
         closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
     process = subprocess.Popen([sys.executable, SCRIPTS / "interruption-watcher.py"], env=watcher_env(node, closed),
                                stdout=subprocess.PIPE, text=True)
-    time.sleep(2)
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()
+    said = []
+    deadline = time.monotonic() + 30
+    while not any("instance metadata unavailable" in line for line in said) and time.monotonic() < deadline:
+        try:
+            said.append(lines.get(timeout=max(0.0, deadline - time.monotonic())))
+        except queue.Empty:
+            break
+    time.sleep(0.5)  # five more polls after the first failure
     still_running = process.poll() is None
     process.terminate()
-    out, _ = process.communicate(timeout=10)
+    process.wait(timeout=10)
+    out = "".join(said)
     assert still_running, out
     assert "instance metadata unavailable" in out
     assert not node["calls"].exists(), "nothing is completed without a notice"
@@ -520,10 +538,10 @@ def test_user_data_installs_every_script_and_fits_ec2s_limit():
 
 class FakeGceMetadata:
     """The GCE metadata server on loopback: reads need `Metadata-Flavor: Google` (403 without); the VM is told
-    it is preempted after `preempt_after` seconds."""
+    it is preempted `preempt_after` seconds after it is first asked."""
 
     def __init__(self, preempt_after: float):
-        self.started = time.monotonic()
+        self.started: float | None = None
         self.preempt_after = preempt_after
         self.refused = 0
         self.preempted_at: float | None = None
@@ -539,6 +557,7 @@ class FakeGceMetadata:
                     return self._send(403, "Missing Metadata-Flavor:Google header.")
                 path = self.path.removeprefix("/computeMetadata/v1/")
                 if path == "instance/preempted":
+                    server.started = server.started or time.monotonic()
                     preempted = time.monotonic() - server.started >= server.preempt_after
                     if preempted and server.preempted_at is None:
                         server.preempted_at = time.monotonic()
@@ -564,7 +583,7 @@ def test_gce_preemption_checkpoints_to_gcs_within_thirty_seconds(node):
     gcloud = node["bin"] / "gcloud"
     gcloud.write_text(f"#!/bin/bash\necho \"$(date +%s.%N) gcloud $*\" >> {node['calls']}\n")
     gcloud.chmod(0o755)
-    metadata = FakeGceMetadata(preempt_after=1.0)
+    metadata = FakeGceMetadata(preempt_after=0.5)
     env = {**watcher_env(node, metadata.endpoint, destination="gs://ckpt/c/train"), "CLOUD": "gcp"}
     env.pop("LIFECYCLE_HOOK")
     try:

@@ -21,7 +21,7 @@ from gpucluster.policies.harness import evaluate
 from gpucluster.preview.engine import run_program
 from gpucluster.preview.stackfile import find_project, read_stack
 
-from .helpers import ROOT
+from .helpers import ROOT, remove_installed
 
 FOLDERS = {key: ROOT / "policies" / key for key in PACKS}
 
@@ -64,7 +64,8 @@ def built(tmp_path_factory):
     for folder in folders.values():
         if folder != first:
             (folder / "venv").symlink_to(first / "venv")
-    return folders
+    yield folders
+    remove_installed(first / "venv")
 
 
 def test_the_built_environment_has_the_distribution_and_no_checkout(built):
