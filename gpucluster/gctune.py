@@ -8,16 +8,12 @@ from __future__ import annotations
 import atexit
 import gc
 
-_frozen_at_exit = False
+# At exit everything is frozen: the interpreter's last collection would otherwise walk the whole heap, only for the
+# process to end. Registered when this module is first imported, early, so that it runs after later exit handlers.
+atexit.register(gc.freeze)
 
 
 def collect_less_often() -> None:
-    """Collect less often, and keep everything alive now out of later collections (call again once more is loaded).
-    At exit everything is frozen too: the interpreter's last collection would otherwise walk the whole heap, only for
-    the process to end (registered once, first, so that it runs after every later exit handler)."""
-    global _frozen_at_exit
+    """Collect less often, and keep everything alive now out of later collections (call again once more is loaded)."""
     gc.set_threshold(50_000, 20, 100)
     gc.freeze()
-    if not _frozen_at_exit:
-        atexit.register(gc.freeze)
-        _frozen_at_exit = True

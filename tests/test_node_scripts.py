@@ -343,12 +343,24 @@ def test_fsx_mount_dry_run(tmp_path):
     assert "+ mount -t lustre -o relatime,flock fs-1.fsx.us-east-1.amazonaws.com@tcp:/abcdef /fsx" in out
 
 
+class FirstRequestClock:
+    """Seconds since a fake metadata server's first request: the phases a fake plays (tokens refused, a notice, a
+    preemption) count from there, so that however long the watcher takes to start, it sees each of them."""
+
+    def __init__(self):
+        self.started: float | None = None
+
+    def elapsed(self) -> float:
+        if self.started is None:
+            self.started = time.monotonic()
+        return time.monotonic() - self.started
+
+
 class FakeImds:
-    """IMDSv2 on loopback: PUT /latest/api/token first; every GET needs the token (401 without it). Times count from
-    the watcher's first request, so that however long its start takes, it sees each phase."""
+    """IMDSv2 on loopback: PUT /latest/api/token first; every GET needs the token (401 without it)."""
 
     def __init__(self, notice_after: float | None, refuse_tokens_for: float = 0.0, expire_token_once: bool = False):
-        self.started: float | None = None
+        self.clock = FirstRequestClock()
         self.notice_after = notice_after
         self.refuse_tokens_for = refuse_tokens_for
         self.expire_token_once = expire_token_once
@@ -367,7 +379,7 @@ class FakeImds:
                 self.wfile.write(body.encode())
 
             def do_PUT(self):
-                elapsed = imds.elapsed()
+                elapsed = imds.clock.elapsed()
                 if self.path != "/latest/api/token" or "X-aws-ec2-metadata-token-ttl-seconds" not in self.headers:
                     return self._send(400)
                 if elapsed < imds.refuse_tokens_for:
@@ -382,7 +394,7 @@ class FakeImds:
                     imds.expire_token_once = False
                     imds.token = "token-2"  # the next read with the old token is refused
                     return self._send(401)
-                elapsed = imds.elapsed()
+                elapsed = imds.clock.elapsed()
                 path = self.path.removeprefix("/latest/meta-data/")
                 if path == "spot/instance-action":
                     if imds.notice_after is None or elapsed < imds.notice_after:
@@ -403,12 +415,6 @@ class FakeImds:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.endpoint = f"http://127.0.0.1:{self.server.server_port}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def elapsed(self) -> float:
-        """Seconds since the first request."""
-        if self.started is None:
-            self.started = time.monotonic()
-        return time.monotonic() - self.started
 
     def close(self):
         self.server.shutdown()
@@ -538,10 +544,10 @@ def test_user_data_installs_every_script_and_fits_ec2s_limit():
 
 class FakeGceMetadata:
     """The GCE metadata server on loopback: reads need `Metadata-Flavor: Google` (403 without); the VM is told
-    it is preempted `preempt_after` seconds after it is first asked."""
+    it is preempted `preempt_after` seconds after the first request."""
 
     def __init__(self, preempt_after: float):
-        self.started: float | None = None
+        self.clock = FirstRequestClock()
         self.preempt_after = preempt_after
         self.refused = 0
         self.preempted_at: float | None = None
@@ -552,13 +558,13 @@ class FakeGceMetadata:
                 pass
 
             def do_GET(self):
+                elapsed = server.clock.elapsed()
                 if self.headers.get("Metadata-Flavor") != "Google":
                     server.refused += 1
                     return self._send(403, "Missing Metadata-Flavor:Google header.")
                 path = self.path.removeprefix("/computeMetadata/v1/")
                 if path == "instance/preempted":
-                    server.started = server.started or time.monotonic()
-                    preempted = time.monotonic() - server.started >= server.preempt_after
+                    preempted = elapsed >= server.preempt_after
                     if preempted and server.preempted_at is None:
                         server.preempted_at = time.monotonic()
                     return self._send(200, "TRUE" if preempted else "FALSE")
